@@ -1,0 +1,176 @@
+"""``create_app(settings)``: the routes table, middleware, errors, and the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from facilitation import config, errors
+from facilitation.render import STATIC, Renderer
+from facilitation.security import BodyLimit
+from facilitation.services import Services
+from facilitation.web import api, pages
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("facilitation")
+
+# Scripts only from our own origin: no inline script, no eval (htmx is told the
+# same through its config). Styles likewise. Frames and plugins never.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    # Token links must never leak to other sites through the Referer header.
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+                if scope["path"].startswith(("/e/", "/api/")):
+                    message["headers"].append((b"cache-control", b"no-store"))
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+TITLES = {
+    400: "That request did not make sense",
+    401: "This page needs your link",
+    403: "Your link does not open this",
+    404: "Nothing here",
+    405: "Not allowed",
+    409: "Someone else got there first",
+    413: "That was too much at once",
+    422: "Something is missing",
+    423: "This room is closed",
+    429: "Slow down a little",
+    500: "Something broke on our side",
+    503: "Saving is paused for a moment",
+}
+
+
+def wants_json(conn: HTTPConnection) -> bool:
+    return conn.url.path.startswith("/api/") or conn.url.path == "/healthz"
+
+
+async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
+    if isinstance(exc, HTTPException) and not isinstance(exc, errors.HTTPError):
+        known = {404: errors.NotFound, 405: errors.MethodNotAllowed}
+        exc = known.get(exc.status_code, errors.BadRequest)()
+    assert isinstance(exc, errors.HTTPError)
+    if conn.scope["type"] == "websocket":
+        # Refused before accept: an HTTP answer where the server supports it.
+        websocket = WebSocket(conn.scope, conn.receive, conn._send)  # type: ignore[attr-defined]
+        try:
+            await websocket.send_denial_response(
+                JSONResponse(exc.body(), status_code=exc.status))
+        except RuntimeError:
+            await websocket.close(code=1008, reason=exc.code)
+        return None
+    if wants_json(conn):
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    request = Request(conn.scope)
+    services: Services = conn.app.state.services
+    if request.headers.get("hx-request") == "true":
+        toast = services.renderer.render("partials/toast.html", message=exc.message, kind="error")
+        return HTMLResponse(toast, status_code=exc.status, headers=exc.headers)
+    return services.renderer.page(
+        request, "error.html",
+        {"status": exc.status, "title": TITLES.get(exc.status, "Something went wrong"),
+         "message": exc.message, "hint": None},
+        status=exc.status,
+    )
+
+
+async def server_error(conn: HTTPConnection, exc: Exception) -> Response | None:
+    log.exception("unhandled error on %s", conn.url.path, exc_info=exc)
+    return await http_error(conn, errors.HTTPError())
+
+
+async def home(request: Request) -> Response:
+    services: Services = request.app.state.services
+    return services.renderer.page(request, "home.html", {})
+
+
+def create_app(settings: config.Settings | None = None) -> Starlette:
+    settings = settings or config.with_secrets(config.from_environ())[0]
+    renderer = Renderer()
+    services = Services.build(settings, renderer)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    routes = [
+        Route("/", home),
+        *api.routes(),
+        *pages.routes(),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(BodyLimit, limit=settings.max_body_bytes),
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key,
+            session_cookie="facilitation_session",
+            max_age=14 * 24 * 3600,
+            same_site="lax",
+            https_only=settings.cookie_secure,
+        ),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={
+            errors.HTTPError: http_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.settings = settings
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The uvicorn factory: ``uvicorn --factory facilitation.app:app_from_env``."""
+    return create_app()

@@ -1,0 +1,163 @@
+"""``facilitation serve | create-event``: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import sys
+from typing import Any
+
+from facilitation import config
+from facilitation.schemas import EventIn, RoomIn
+
+TOKEN_IN_QUERY = re.compile(r"([?&]t=)[^&\s]+")
+
+
+class RedactTokens(logging.Filter):
+    """Access logs show paths; token links carry ``?t=...``. Never log a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+def log_config(level: str) -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG
+
+    cfg: dict[str, Any] = {**LOGGING_CONFIG}
+    cfg["filters"] = {"redact": {"()": "facilitation.cli.RedactTokens"}}
+    cfg["handlers"] = {k: {**v, "filters": ["redact"]} for k, v in LOGGING_CONFIG["handlers"].items()}
+    cfg["loggers"] = {**LOGGING_CONFIG["loggers"], "facilitation": {
+        "handlers": ["default"], "level": level.upper(), "propagate": False}}
+    return cfg
+
+
+def print_event(event: dict[str, Any], out: Any = sys.stdout) -> None:
+    print(f"\n  {event['title']}", file=out)
+    print(f"  Moderator (organiser): {event['moderator_url']}", file=out)
+    print(f"  Plenary board:         {event['plenary_url']}", file=out)
+    for room in event["rooms"]:
+        print(f"  Room “{room['name']}”: {room['join_url']}", file=out)
+    print(file=out)
+
+
+async def _with_services(settings: config.Settings, job: Any) -> Any:
+    from facilitation.render import Renderer
+    from facilitation.services import Services
+
+    services = Services.build(settings, Renderer())
+    await services.start()
+    try:
+        return await job(services)
+    finally:
+        await services.stop()
+
+
+async def _create(services: Any, body: EventIn) -> dict[str, Any]:
+    event_id, secrets = await services.create_event(body)
+    board = await services.board(event_id)
+    return services.event_json(board, secrets, None)  # type: ignore[no-any-return]
+
+
+async def _ensure_demo(services: Any) -> dict[str, Any] | None:
+    from facilitation.demo import demo_event
+
+    if await services.store.event_ids():
+        return None
+    return await _create(services, demo_event())
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    try:
+        settings = config.from_environ(host=args.host, port=args.port, workers=args.workers)
+    except config.ConfigError as error:
+        print(f"facilitation: {error}", file=sys.stderr)
+        return 2
+    if settings.workers > 1 and not settings.redis_url:
+        print(
+            "facilitation: --workers > 1 needs a shared store and broker. Set "
+            "FACILITATION_REDIS_URL (for example redis://127.0.0.1:6379/0), or run one worker.",
+            file=sys.stderr,
+        )
+        return 2
+    settings, generated = config.with_secrets(settings)
+    if generated:
+        print(f"\n  Admin token (shown once; kept in {settings.data_dir}/admin_token):")
+        print(f"  {settings.admin_token}")
+    if settings.demo:
+        demo = asyncio.run(_with_services(settings, _ensure_demo))
+        if demo is not None:
+            print("\n  A demo event was created. Open a room in two windows to see it live:")
+            print_event(demo)
+    print(f"  facilitation is serving on {settings.public_url}  (store: {settings.backend})\n")
+    uvicorn.run(
+        "facilitation.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=log_config(settings.log_level),
+        log_level=settings.log_level,
+        # Why these websocket settings: see the README's "Limits" section.
+        ws_max_size=settings.max_body_bytes,
+        ws_ping_interval=settings.heartbeat_seconds,
+        ws_ping_timeout=settings.heartbeat_seconds,
+        ws_per_message_deflate=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def parse_room(raw: str) -> RoomIn:
+    name, _, prompt = raw.partition(":")
+    return RoomIn(name=name.strip(), prompt=prompt.strip())
+
+
+def create_event(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    settings, _ = config.with_secrets(config.from_environ())
+    try:
+        body = EventIn(
+            title=args.title, rooms=[parse_room(r) for r in args.room], goals=args.goal or []
+        )
+    except ValidationError as error:
+        print(f"facilitation: {error.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    event = asyncio.run(_with_services(settings, lambda s: _create(s, body)))
+    print_event(event)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="facilitation", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="run the web app")
+    run.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    run.add_argument("--workers", type=int, default=None, help="processes (more than 1 needs Redis)")
+    run.set_defaults(func=serve)
+
+    create = commands.add_parser("create-event", help="create an event and print its links")
+    create.add_argument("--title", required=True)
+    create.add_argument("--room", action="append", required=True,
+                        help='a room, as "Name: guiding question" (repeat for each room)')
+    create.add_argument("--goal", action="append", help="a plan goal (repeat for each goal)")
+    create.set_defaults(func=create_event)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

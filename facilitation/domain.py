@@ -1,0 +1,284 @@
+"""The domain: events, their entities, and the one pure step every change takes.
+
+Everything a room or a moderator does is a *command* on one *entity* (an action
+item, a role assignment, a room's lock, the event's settings, ...). ``decide``
+turns a command and the entity's current state into the entity's next state,
+or refuses it. A store stores the result as a ``Change`` under the next
+event-wide sequence number; ``Board.apply`` folds changes into the current
+board. Both stores run exactly this code, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+Entity = dict[str, Any]
+
+# Kinds of entity. Items and roles belong to a room; the others are event-wide
+# or moderator state. Adding a kind is adding a name here and its fields below.
+ITEM = "item"
+ROLE = "role"
+EVENT = "event"
+ROOM = "room"
+
+STATUSES = ("proposed", "agreed", "done")
+
+# Fields a command may set, per kind; everything else is managed here.
+EDITABLE: dict[str, tuple[str, ...]] = {
+    ITEM: ("text", "owner", "due", "goals", "status", "author"),
+    ROLE: ("actor", "role", "responsibility", "author"),
+    EVENT: ("title", "goals", "rooms", "language"),
+    ROOM: ("locked",),
+}
+
+DEFAULTS: dict[str, Entity] = {
+    ITEM: {"owner": "", "due": None, "goals": [], "status": "proposed", "author": ""},
+    ROLE: {"responsibility": "", "author": ""},
+    EVENT: {"goals": [], "rooms": [], "language": "en"},
+    ROOM: {"locked": False},
+}
+
+# Kinds whose writes are refused while their room is locked.
+LOCKABLE = frozenset({ITEM, ROLE})
+
+
+PAST_TENSE = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+class DomainError(Exception):
+    code = "invalid"
+
+    def __init__(self, message: str, current: Entity | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.current = current
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class StaleVersion(Conflict):
+    code = "stale_version"
+
+
+class Locked(DomainError):
+    code = "locked"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return secrets.token_hex(8)
+
+
+def new_token() -> str:
+    # 192 bits, URL-safe: travels in links and QR codes.
+    return secrets.token_urlsafe(24)
+
+
+def entity_key(kind: str, entity_id: str) -> str:
+    return f"{kind}:{entity_id}"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One requested change to one entity.
+
+    ``key`` is the idempotency key: the same key is stored once. ``fingerprint``
+    tells a true retry (same body) from a reuse of the key with another body.
+    """
+
+    kind: str
+    op: str  # "create" | "update" | "delete"
+    entity_id: str
+    room: str | None
+    fields: Entity = field(default_factory=dict)
+    version: int | None = None
+    key: str = ""
+    fingerprint: str = ""
+
+    @property
+    def entity_key(self) -> str:
+        return entity_key(self.kind, self.entity_id)
+
+    @property
+    def change_type(self) -> str:
+        return f"{self.kind}.{PAST_TENSE[self.op]}"
+
+
+def make_command(
+    kind: str,
+    op: str,
+    entity_id: str,
+    room: str | None,
+    fields: Entity | None = None,
+    version: int | None = None,
+    key: str | None = None,
+) -> Command:
+    """Build a command with its idempotency key and body fingerprint.
+
+    Creates are keyed by the client's id. Updates are keyed by the version they
+    were based on and their body, so resending the very same edit is a retry,
+    while a different edit from the same version is a stale write (409).
+    """
+    body = dict(fields or {})
+    fingerprint = hashlib.sha256(
+        orjson.dumps({"op": op, "room": room, "fields": body, "version": version},
+                     option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()[:32]
+    if key is None:
+        if op == "create":
+            key = f"{kind}:{entity_id}"
+        elif op == "update":
+            key = f"{kind}:{entity_id}:v{version}:{fingerprint}"
+        else:
+            key = f"{kind}:{entity_id}:deleted"
+    return Command(kind, op, entity_id, room, body, version, key, fingerprint)
+
+
+def decide(command: Command, current: Entity | None, room_locked: bool, at: str) -> Entity:
+    """The entity after ``command``, or a DomainError saying why not."""
+    if command.kind in LOCKABLE and room_locked:
+        raise Locked("This room is closed: the moderator has locked it.")
+    if command.op == "create":
+        if current is not None:
+            raise Conflict("This id is already used by another entry.")
+        entity: Entity = {"id": command.entity_id}
+        if command.room is not None:
+            entity["room"] = command.room
+        entity.update(DEFAULTS.get(command.kind, {}))
+        entity.update(command.fields)
+        entity.update(version=1, created_at=at, updated_at=at)
+        return entity
+    if current is None or current.get("deleted"):
+        raise NotFound("No such entry; it may have been deleted.")
+    if command.room is not None and current.get("room") != command.room:
+        raise NotFound("No such entry in this room.")
+    if command.version is not None and command.version != current["version"]:
+        raise StaleVersion(
+            "Someone changed this entry after you opened it.", current=public(current)
+        )
+    entity = dict(current)
+    if command.op == "delete":
+        entity["deleted"] = True
+    else:
+        entity.update(command.fields)
+    entity.update(version=current["version"] + 1, updated_at=at)
+    return entity
+
+
+def public(entity: Entity) -> Entity:
+    """The entity as the API shows it: internal bookkeeping removed."""
+    return {k: v for k, v in entity.items() if k not in ("deleted", "kind")}
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    room: str | None
+    type: str
+    key: str
+    at: str
+    data: Entity
+
+    @property
+    def kind(self) -> str:
+        return self.type.split(".", 1)[0]
+
+    def frame(self) -> dict[str, Any]:
+        """The stream frame of the API contract."""
+        return {"seq": self.seq, "room": self.room, "type": self.type, "data": public(self.data)}
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {"seq": self.seq, "room": self.room, "type": self.type, "key": self.key,
+             "at": self.at, "data": self.data}
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Change:
+        d = orjson.loads(raw)
+        return cls(d["seq"], d["room"], d["type"], d["key"], d["at"], d["data"])
+
+
+@dataclass(frozen=True)
+class Appended:
+    change: Change
+    replayed: bool  # True when the key was already stored: nothing new happened
+
+
+@dataclass
+class Board:
+    """The current state of one event: the fold of its log."""
+
+    event_id: str
+    seq: int = 0
+    entities: dict[str, Entity] = field(default_factory=dict)
+
+    def apply(self, change: Change) -> None:
+        if change.seq <= self.seq:
+            return
+        self.seq = change.seq
+        self.entities[entity_key(change.kind, change.data["id"])] = change.data
+
+    def live(self, kind: str, room: str | None = None) -> list[Entity]:
+        """Entities of a kind that are not deleted, in the order they were created."""
+        found = [
+            e for key, e in self.entities.items()
+            if key.startswith(kind + ":") and not e.get("deleted")
+            and (room is None or e.get("room") == room)
+        ]
+        found.sort(key=lambda e: (e.get("position", 0), e["created_at"], e["id"]))
+        return found
+
+    @property
+    def event(self) -> Entity:
+        return self.entities.get(entity_key(EVENT, self.event_id), {})
+
+    def room(self, room_id: str) -> Entity | None:
+        for room in self.event.get("rooms", []):
+            if room["id"] == room_id:
+                return dict(room, locked=self.room_locked(room_id))
+        return None
+
+    def room_locked(self, room: str | None) -> bool:
+        if room is None:
+            return False
+        return bool(self.entities.get(entity_key(ROOM, room), {}).get("locked"))
+
+
+@dataclass
+class Secrets:
+    """An event's tokens. Kept apart from the log: changes are streamed, tokens never."""
+
+    organiser_token: str
+    plenary_token: str
+    join_tokens: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {"organiser_token": self.organiser_token, "plenary_token": self.plenary_token,
+             "join_tokens": self.join_tokens}
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Secrets:
+        d = orjson.loads(raw)
+        return cls(d["organiser_token"], d["plenary_token"], dict(d["join_tokens"]))
+
+    @classmethod
+    def generate(cls, room_ids: list[str]) -> Secrets:
+        return cls(new_token(), new_token(), {room: new_token() for room in room_ids})

@@ -1,0 +1,74 @@
+"""A small tree of HTTP errors; one handler turns each into JSON (API) or a page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HTTPError(Exception):
+    status = 500
+    code = "internal"
+    message = "Something went wrong on our side. Please try again."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.code = code or self.code
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+
+class BadRequest(HTTPError):
+    status, code, message = 400, "bad_request", "The request could not be understood."
+
+
+class Unauthorized(HTTPError):
+    status, code = 401, "unauthorized"
+    message = "A valid token is needed: open the link you were given, or send a bearer token."
+
+
+class Forbidden(HTTPError):
+    status, code, message = 403, "forbidden", "Your token does not give access to this."
+
+
+class NotFound(HTTPError):
+    status, code, message = 404, "not_found", "There is nothing here."
+
+
+class MethodNotAllowed(HTTPError):
+    status, code, message = 405, "method_not_allowed", "That method is not allowed here."
+
+
+class Conflict(HTTPError):
+    status, code, message = 409, "conflict", "That conflicts with what is stored."
+
+
+class PayloadTooLarge(HTTPError):
+    status, code, message = 413, "too_large", "The request body is larger than 64 KiB."
+
+
+class Unprocessable(HTTPError):
+    status, code, message = 422, "invalid", "Some fields are missing or invalid."
+
+
+class Locked(HTTPError):
+    status, code, message = 423, "locked", "This room is closed: the moderator has locked it."
+
+
+class TooManyRequests(HTTPError):
+    status, code, message = 429, "rate_limited", "Too many requests. Please slow down."
+
+
+class ServiceUnavailable(HTTPError):
+    status, code = 503, "unavailable"
+    message = "The server cannot store changes right now; nothing was saved. Try again shortly."

@@ -1,0 +1,226 @@
+"""Per-worker fan-out: one broker subscription and one render per change, per event.
+
+A worker holds one ``EventHub`` for each event that has open sockets on it. The
+hub reads the event's broker channel, keeps the event's board current, fills any
+gap in the sequence from the store (pub/sub is at-most-once), renders each
+change once per view that someone is watching, and hands the same frame object
+to every local socket that may see it. Sockets never subscribe to the broker
+themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from facilitation.broker import RESYNC
+from facilitation.domain import Board, Change
+from facilitation.store import channel
+
+if TYPE_CHECKING:
+    from facilitation.broker import Broker
+    from facilitation.store import Store
+
+log = logging.getLogger("facilitation.hub")
+
+# A render function: (change, board after it, view) -> frame text, or None to send nothing.
+Render = Callable[[Change, Board, str], "str | None"]
+
+
+@dataclass(eq=False)
+class Listener:
+    """One open socket's place in a hub: what it may see and what waits to be sent."""
+
+    view: str
+    room: str | None  # None: every room (plenary, organiser)
+    last: int  # highest seq this socket has been sent (or skipped as not its business)
+    limit: int = 1000
+    pending: deque[tuple[int, str]] = field(default_factory=deque)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowed: bool = False
+    closed_reason: str = ""
+
+    def may_see(self, change: Change) -> bool:
+        return self.room is None or change.room is None or change.room == self.room
+
+    def offer(self, seq: int, frame: str) -> None:
+        if len(self.pending) >= self.limit:
+            # Too far behind: stop buffering; the socket is closed and the page
+            # catches up from the store when it reconnects.
+            self.overflowed = True
+            self.pending.clear()
+        else:
+            self.pending.append((seq, frame))
+        self.wakeup.set()
+
+    def close(self, reason: str) -> None:
+        self.closed_reason = reason
+        self.wakeup.set()
+
+
+class EventHub:
+    def __init__(self, event_id: str, store: Store, broker: Broker, render: Render) -> None:
+        self.event_id = event_id
+        self.store = store
+        self.broker = broker
+        self.render = render
+        self.listeners: set[Listener] = set()
+        self.board = Board(event_id)
+        self.ready = asyncio.Event()
+        self.failed: BaseException | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.on_change: list[Callable[[Change], None]] = []
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"hub-{self.event_id}")
+        ready = asyncio.create_task(self.ready.wait())
+        await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if not self.ready.is_set():
+            raise self.failed or RuntimeError("hub stopped before it was ready")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        for listener in list(self.listeners):
+            listener.close("server stopping")
+
+    async def _run(self) -> None:
+        try:
+            async with self.broker.subscribe(channel(self.event_id)) as subscription:
+                # Subscribe first, then read the board: a change stored in between
+                # arrives on the subscription and is skipped or applied by seq.
+                board = await self.store.board(self.event_id)
+                if board is None:
+                    raise LookupError(f"unknown event {self.event_id}")
+                self.board = board
+                self.ready.set()
+                async for message in subscription:
+                    if message == RESYNC:
+                        await self._catch_up()
+                        continue
+                    change = Change.from_json(message)
+                    if change.seq <= self.board.seq:
+                        continue  # already delivered (a duplicate or a gap fill got it)
+                    if change.seq > self.board.seq + 1:
+                        await self._catch_up()
+                        if change.seq <= self.board.seq:
+                            continue
+                    self._deliver(change)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:
+            self.failed = error
+            log.exception("hub for event %s stopped", self.event_id)
+            for listener in list(self.listeners):
+                listener.close("hub failed")
+            raise
+
+    async def _catch_up(self) -> None:
+        """Fill a gap from the store; retried until the store answers."""
+        delay = 0.05
+        while True:
+            try:
+                while True:
+                    missed = await self.store.changes_after(self.event_id, self.board.seq, 500)
+                    for change in missed:
+                        self._deliver(change)
+                    if len(missed) < 500:
+                        return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the store is down; keep trying
+                log.warning("event %s: store unavailable while catching up", self.event_id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _deliver(self, change: Change) -> None:
+        self.board.apply(change)
+        frames: dict[str, str | None] = {}
+        for listener in self.listeners:
+            if change.seq <= listener.last:
+                continue
+            if not listener.may_see(change):
+                continue
+            if listener.view not in frames:
+                try:
+                    frames[listener.view] = self.render(change, self.board, listener.view)
+                except Exception:  # noqa: BLE001 - one bad render must not stop the stream
+                    log.exception("render of change %s for %s failed", change.seq, listener.view)
+                    frames[listener.view] = None
+            frame = frames[listener.view]
+            if frame is not None:
+                listener.offer(change.seq, frame)
+        for callback in self.on_change:
+            callback(change)
+
+
+class Hubs:
+    """The worker's hubs by event, started on first use and stopped when idle."""
+
+    def __init__(self, store: Store, broker: Broker, render: Render, idle_seconds: float = 30.0):
+        self.store = store
+        self.broker = broker
+        self.render = render
+        self.idle_seconds = idle_seconds
+        self._hubs: dict[str, EventHub] = {}
+        self._starting: dict[str, asyncio.Task[EventHub]] = {}
+        self._idle: dict[str, asyncio.TimerHandle] = {}
+
+    async def get(self, event_id: str) -> EventHub:
+        hub = self._hubs.get(event_id)
+        if hub is not None and hub.failed is None:
+            return hub
+        task = self._starting.get(event_id)
+        if task is None:
+            task = asyncio.create_task(self._start(event_id))
+            self._starting[event_id] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._starting.pop(event_id, None)
+
+    async def _start(self, event_id: str) -> EventHub:
+        hub = EventHub(event_id, self.store, self.broker, self.render)
+        await hub.start()
+        self._hubs[event_id] = hub
+        return hub
+
+    def attach(self, hub: EventHub, listener: Listener) -> None:
+        hub.listeners.add(listener)
+        timer = self._idle.pop(hub.event_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def detach(self, hub: EventHub, listener: Listener) -> None:
+        hub.listeners.discard(listener)
+        if not hub.listeners and hub.event_id not in self._idle:
+            loop = asyncio.get_running_loop()
+            self._idle[hub.event_id] = loop.call_later(
+                self.idle_seconds, lambda: asyncio.ensure_future(self._stop_if_idle(hub))
+            )
+
+    async def _stop_if_idle(self, hub: EventHub) -> None:
+        self._idle.pop(hub.event_id, None)
+        if not hub.listeners and self._hubs.get(hub.event_id) is hub:
+            del self._hubs[hub.event_id]
+            await hub.stop()
+
+    def all(self) -> list[EventHub]:
+        return list(self._hubs.values())
+
+    async def close(self) -> None:
+        for timer in self._idle.values():
+            timer.cancel()
+        self._idle.clear()
+        for hub in list(self._hubs.values()):
+            await hub.stop()
+        self._hubs.clear()

@@ -1,0 +1,111 @@
+"""Websocket streams: catch up from a sequence number, then stream live.
+
+The same loop serves the API stream (JSON frames) and the pages (htmx
+fragments): only the view differs. A socket attaches to its event's hub
+*before* reading what it missed from the store, so a change stored while it
+connects is either in the replay or in its queue; sequence numbers drop the
+overlap. Nothing is sent twice and nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from facilitation.hub import Listener
+
+if TYPE_CHECKING:
+    from facilitation.services import Services
+
+log = logging.getLogger("facilitation.live")
+
+REPLAY_PAGE = 500
+
+# Close codes the pages understand (see static/app.js).
+CLOSE_GOING_AWAY = 1001
+CLOSE_SERVICE_RESTART = 1012
+CLOSE_TRY_AGAIN = 1013
+CLOSE_POLICY = 1008
+
+
+async def stream(
+    websocket: WebSocket,
+    services: Services,
+    event_id: str,
+    view: str,
+    room: str | None,
+    after: int,
+) -> None:
+    """Send every change after ``after`` that this socket may see, then live ones."""
+    hub = await services.hubs.get(event_id)
+    if after > hub.board.seq:
+        # The client saw more than this store holds: the store was reset or
+        # replaced. Its board is wrong; tell it to load afresh.
+        await websocket.send_text(services.renderer.reset_frame(view, hub.board.seq))
+        await websocket.close(code=CLOSE_POLICY, reason="reload")
+        return
+    listener = Listener(view, room, after, limit=services.settings.socket_buffer)
+    services.hubs.attach(hub, listener)
+    services.sockets.add(listener)
+    receiver = asyncio.create_task(_drain(websocket))
+    sender = asyncio.create_task(_pump(websocket, services, event_id, listener))
+    try:
+        done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            error = task.exception()
+            if error is not None and not isinstance(error, WebSocketDisconnect | OSError):
+                log.warning("stream for event %s ended: %r", event_id, error)
+    finally:
+        for task in (receiver, sender):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        services.hubs.detach(hub, listener)
+        services.sockets.discard(listener)
+
+
+async def _pump(websocket: WebSocket, services: Services, event_id: str, listener: Listener) -> None:
+    hub = await services.hubs.get(event_id)
+    while True:
+        missed = await services.store.changes_after(event_id, listener.last, REPLAY_PAGE)
+        for change in missed:
+            if listener.may_see(change):
+                frame = services.renderer.frame(change, hub.board, listener.view)
+                if frame is not None:
+                    await websocket.send_text(frame)
+            listener.last = change.seq
+        if len(missed) < REPLAY_PAGE:
+            break
+    while True:
+        await listener.wakeup.wait()
+        listener.wakeup.clear()
+        if listener.overflowed:
+            await _close(websocket, CLOSE_TRY_AGAIN, "too far behind; reconnect to catch up")
+            return
+        while listener.pending:
+            seq, frame = listener.pending.popleft()
+            if seq <= listener.last:
+                continue
+            await websocket.send_text(frame)
+            listener.last = seq
+        if listener.closed_reason:
+            await _close(websocket, CLOSE_SERVICE_RESTART, listener.closed_reason)
+            return
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so a disconnect is noticed at once."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    if websocket.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=code, reason=reason[:120])

@@ -1,0 +1,126 @@
+"""Jinja2 rendering: full pages, HTTP fragments and websocket pushes.
+
+One partial template per component (``partials/item.html`` renders ``#item-<id>``
+wherever it appears), so a page, a form response and a push cannot drift apart.
+Autoescape is on for every template; user text never reaches an attribute that
+htmx interprets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import orjson
+from starlette.responses import HTMLResponse
+
+from facilitation.domain import Board, Change
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def asset_dir(name: str) -> Path:
+    """``templates``/``static`` inside an installed wheel, else beside the package."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else PACKAGE.parent / name
+
+
+TEMPLATES = asset_dir("templates")
+STATIC = asset_dir("static")
+
+# Views a socket can ask for; "json" is the API stream.
+JSON = "json"
+ROOM = "room"
+PLENARY = "plenary"
+
+
+def _static_versions() -> dict[str, str]:
+    """Content hashes for cache-busting ``/static/...?v=`` links."""
+    versions = {}
+    for path in STATIC.rglob("*"):
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+            versions[path.relative_to(STATIC).as_posix()] = digest
+    return versions
+
+
+class Renderer:
+    def __init__(self) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+        versions = _static_versions()
+        self.env.globals["static"] = lambda p: f"/static/{p}?v={versions.get(p, '0')}"
+        self.env.filters["goal_names"] = goal_names
+        # Push renderers by (kind, view); the plenary issue adds its own.
+        self.pushes: dict[tuple[str, str], Any] = {
+            ("item", ROOM): self._room_entity,
+            ("role", ROOM): self._room_entity,
+            ("event", ROOM): self._room_event,
+            ("room", ROOM): self._room_state,
+        }
+
+    def render(self, name: str, **context: Any) -> str:
+        return self.env.get_template(name).render(**context)
+
+    def page(
+        self, request: Request, name: str, context: dict[str, Any], status: int = 200
+    ) -> HTMLResponse:
+        context = {"request": request, **context}
+        return HTMLResponse(self.render(name, **context), status_code=status)
+
+    # -- pushes ------------------------------------------------------------------------
+
+    def frame(self, change: Change, board: Board, view: str) -> str | None:
+        """The frame one change becomes on one view; rendered once per worker per change."""
+        if view == JSON:
+            return orjson.dumps(change.frame()).decode()
+        # Views may carry an argument: "room:<room id>" renders for that room.
+        name, _, argument = view.partition(":")
+        push = self.pushes.get((change.kind, name))
+        body = push(change, board, argument) if push is not None else ""
+        # Every push carries the sequence marker the page resumes from.
+        marker = f'<div id="sync-seq" hx-swap-oob="true" data-seq="{change.seq}" hidden></div>'
+        return marker + (body or "")
+
+    def reset_frame(self, view: str, seq: int) -> str:
+        if view == JSON:
+            return orjson.dumps({"type": "reset", "seq": seq}).decode()
+        return f'<div id="sync-reload" hx-swap-oob="true" data-reload="{seq}" hidden></div>'
+
+    def _room_entity(self, change: Change, board: Board, room_id: str) -> str:
+        kind = change.kind
+        entity = change.data
+        if entity.get("deleted"):
+            return f'<li id="{kind}-{entity["id"]}" hx-swap-oob="delete"></li>'
+        return self.render(
+            f"partials/{kind}.html", **{kind: entity}, event=board.event, oob=True
+        )
+
+    def _room_event(self, change: Change, board: Board, room_id: str) -> str:
+        room = board.room(room_id)
+        if room is None:
+            return ""
+        return self.render("partials/event_head.html", event=board.event, room=room, oob=True)
+
+    def _room_state(self, change: Change, board: Board, room_id: str) -> str:
+        room = board.room(change.data["id"])
+        if room is None:
+            return ""
+        return self.render("partials/room_state.html", room=room, oob=True)
+
+
+def goal_names(goal_ids: list[str], event: dict[str, Any]) -> list[str]:
+    by_id = {g["id"]: g["text"] for g in event.get("goals", [])}
+    return [by_id[g] for g in goal_ids if g in by_id]

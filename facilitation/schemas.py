@@ -1,0 +1,113 @@
+"""Request bodies of the API, validated at the edge with pydantic.
+
+Strict types and ``extra="forbid"``: a wrong type or an unknown field is a 422
+that names the field, and nothing is stored. The same models give the OpenAPI
+document its schemas.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from facilitation.errors import BadRequest, Unprocessable
+
+TEXT_MAX = 2000
+NAME_MAX = 200
+
+# Text a person typed: surrounding whitespace dropped, length bounded.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
+OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX)]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX)]
+Status = Literal["proposed", "agreed", "done"]
+M = TypeVar("M", bound="BaseModel")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RoomIn(Strict):
+    name: Name
+    prompt: OptionalText = ""
+
+
+class EventIn(Strict):
+    title: Name
+    rooms: list[RoomIn] = Field(min_length=1, max_length=100)
+    goals: list[Name] = Field(default_factory=list, max_length=100)
+    language: Literal["en", "nb", "fr"] = "en"
+
+
+class ItemIn(Strict):
+    id: uuid.UUID
+    text: Text
+    owner: OptionalName = ""
+    due: date | None = None
+    goals: list[str] = Field(default_factory=list, max_length=100)
+    status: Status = "proposed"
+    author: OptionalName = ""
+
+
+class ItemPatch(Strict):
+    version: int = Field(ge=1)
+    text: Text | None = None
+    owner: OptionalName | None = None
+    due: date | None = None
+    goals: list[str] | None = Field(default=None, max_length=100)
+    status: Status | None = None
+
+
+class RoleIn(Strict):
+    id: uuid.UUID
+    actor: Name
+    role: Name
+    responsibility: OptionalText = ""
+    author: OptionalName = ""
+
+
+class RolePatch(Strict):
+    version: int = Field(ge=1)
+    actor: Name | None = None
+    role: Name | None = None
+    responsibility: OptionalText | None = None
+
+
+def parse(model: type[M], raw: bytes) -> M:
+    """Validate a JSON body, or raise a 4xx that says what is wrong."""
+    if not raw.strip():
+        raise BadRequest("The request needs a JSON body.")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+        if any(e["type"] == "json_invalid" for e in error.errors()):
+            raise BadRequest("The body is not valid JSON.") from None
+        first = problems[0]
+        raise Unprocessable(
+            f"{first['field']}: {first['problem']}", fields=problems
+        ) from None
+
+
+def changed_fields(patch: BaseModel) -> dict[str, Any]:
+    """Only the fields the client sent (``null`` included, where it means 'clear')."""
+    values = patch.model_dump(mode="json", include=patch.model_fields_set)
+    values.pop("version", None)
+    for name in ("text", "actor", "role"):
+        if name in values and values[name] is None:
+            raise Unprocessable(f"{name}: may not be null")
+    if values.get("goals", []) is None:
+        values["goals"] = []
+    for name in ("owner", "responsibility"):
+        if name in values and values[name] is None:
+            values[name] = ""
+    if "status" in values and values["status"] is None:
+        raise Unprocessable("status: may not be null")
+    return values

@@ -1,0 +1,217 @@
+"""Tokens, sessions, Origin checks and the request size limit.
+
+Who may do what is decided here and only here: an ``Access`` comes from a
+bearer token or from the signed session cookie that opening a token link sets,
+and every handler asks it before touching the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.requests import HTTPConnection
+
+from facilitation.errors import Forbidden, PayloadTooLarge, Unauthorized
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from facilitation.config import Settings
+    from facilitation.domain import Secrets
+
+ORGANISER = "organiser"
+PLENARY = "plenary"
+JOIN = "join"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one caller may do in one event."""
+
+    event_id: str
+    role: str
+    room: str | None = None  # the room of a join token
+    via_bearer: bool = False
+
+    def may_read(self, room: str) -> bool:
+        return self.role in (ORGANISER, PLENARY) or self.room == room
+
+    def may_write(self, room: str) -> bool:
+        return self.role == ORGANISER or (self.role == JOIN and self.room == room)
+
+    @property
+    def may_moderate(self) -> bool:
+        return self.role == ORGANISER
+
+    def require_read(self, room: str) -> None:
+        if not self.may_read(room):
+            raise Forbidden("Your link is for another room.")
+
+    def require_write(self, room: str) -> None:
+        if not self.may_write(room):
+            raise Forbidden(
+                "Your link lets you read this room, not change it."
+                if self.may_read(room) else "Your link is for another room."
+            )
+
+    def require_moderate(self) -> None:
+        if not self.may_moderate:
+            raise Forbidden("Only the organiser's link may do this.")
+
+
+def fingerprint(token: str) -> str:
+    """What a session cookie keeps of a token: enough to notice a rotation."""
+    return hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def match_token(token: str, event_id: str, secrets: Secrets) -> Access | None:
+    """The access a token grants in this event; every candidate is compared in constant time."""
+    found: Access | None = None
+    if same(token, secrets.organiser_token):
+        found = Access(event_id, ORGANISER)
+    if same(token, secrets.plenary_token):
+        found = found or Access(event_id, PLENARY)
+    for room, join in secrets.join_tokens.items():
+        if same(token, join):
+            found = found or Access(event_id, JOIN, room)
+    return found
+
+
+def token_for(access: Access, secrets: Secrets) -> str | None:
+    if access.role == ORGANISER:
+        return secrets.organiser_token
+    if access.role == PLENARY:
+        return secrets.plenary_token
+    return secrets.join_tokens.get(access.room or "")
+
+
+def bearer(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def resolve(conn: HTTPConnection, event_id: str, secrets: Secrets) -> Access:
+    """The caller's access to this event, or 401.
+
+    A bearer token wins over the cookie (API clients send one; a wrong one is a
+    401 even if a cookie would have done). A cookie grant counts only while the
+    token it came from is still current: rotating a token ends its sessions.
+    """
+    token = bearer(conn)
+    if token is not None:
+        access = match_token(token, event_id, secrets)
+        if access is None:
+            raise Unauthorized("This token is not valid for this event.")
+        return Access(access.event_id, access.role, access.room, via_bearer=True)
+    grant = session_grants(conn).get(event_id)
+    if grant:
+        access = Access(event_id, grant.get("role", ""), grant.get("room"))
+        current = token_for(access, secrets)
+        if current is not None and same(fingerprint(current), grant.get("fp", "")):
+            return access
+    raise Unauthorized()
+
+
+def session_grants(conn: HTTPConnection) -> dict[str, dict[str, Any]]:
+    if "session" not in conn.scope:
+        return {}
+    grants = conn.session.get("grants")
+    return grants if isinstance(grants, dict) else {}
+
+
+def remember_grant(conn: HTTPConnection, access: Access, token: str) -> None:
+    grants = dict(session_grants(conn))
+    previous = grants.get(access.event_id)
+    # The organiser opening a room's or the plenary's link keeps organiser rights.
+    if previous and previous.get("role") == ORGANISER and access.role != ORGANISER:
+        return
+    grants[access.event_id] = {"role": access.role, "room": access.room, "fp": fingerprint(token)}
+    conn.session["grants"] = grants
+
+
+def admin_ok(conn: HTTPConnection, settings: Settings) -> None:
+    token = bearer(conn)
+    if token is None:
+        raise Unauthorized("Creating events needs the admin token.")
+    if not same(token, settings.admin_token):
+        raise Unauthorized("This is not the admin token.")
+
+
+# -- origins ---------------------------------------------------------------------------
+
+
+def own_origins(conn: HTTPConnection, settings: Settings) -> set[str]:
+    host = conn.headers.get("host", "")
+    origins = {f"http://{host}", f"https://{host}"} if host else set()
+    public = urlsplit(settings.public_url)
+    origins.add(f"{public.scheme}://{public.netloc}")
+    origins.update(settings.allowed_origins)
+    return origins
+
+
+def origin_allowed(conn: HTTPConnection, settings: Settings) -> bool:
+    """Whether a browser request comes from our own pages.
+
+    Used for websocket handshakes and as the CSRF check of form posts. A request
+    without Origin falls back to Referer; with neither it is not allowed (the
+    caller may still accept a bearer-token client, which no other site can forge).
+    """
+    origin = conn.headers.get("origin")
+    if origin is None:
+        referer = conn.headers.get("referer")
+        if not referer:
+            return False
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    return origin.rstrip("/") in own_origins(conn, settings)
+
+
+# -- size limit --------------------------------------------------------------------------
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit, whether or not they say their length."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.limit:
+                    scope.setdefault("state", {})["too_large"] = True
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            if scope.get("state", {}).get("too_large"):
+                raise PayloadTooLarge(f"The request body is larger than {self.limit // 1024} KiB.")
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise PayloadTooLarge(
+                        f"The request body is larger than {self.limit // 1024} KiB."
+                    )
+            return message
+
+        await self.app(scope, limited, send)

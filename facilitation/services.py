@@ -1,0 +1,165 @@
+"""The app's parts wired together, and the one path every change takes.
+
+Pages and API handlers both call ``Services.submit``: authorise, append to the
+store (durable, idempotent, published), and map refusals to HTTP errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from facilitation import domain, errors
+from facilitation.broker import Broker, create_broker
+from facilitation.domain import EVENT, Appended, Board, Command, Secrets, make_command
+from facilitation.hub import Hubs, Listener
+from facilitation.security import ORGANISER, PLENARY, Access
+from facilitation.store import Store, StoreUnavailable, create_store
+
+if TYPE_CHECKING:
+    from facilitation.config import Settings
+    from facilitation.render import Renderer
+    from facilitation.schemas import EventIn
+
+log = logging.getLogger("facilitation")
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    broker: Broker
+    renderer: Renderer
+    hubs: Hubs
+    sockets: set[Listener] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, settings: Settings, renderer: Renderer) -> Services:
+        broker = create_broker(settings)
+        store = create_store(settings, broker)
+        hubs = Hubs(store, broker, renderer.frame)
+        return cls(settings, store, broker, renderer, hubs)
+
+    async def start(self) -> None:
+        await self.broker.connect()
+        await self.store.connect()
+
+    async def stop(self) -> None:
+        await self.hubs.close()
+        await self.store.disconnect()
+        await self.broker.disconnect()
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def secrets(self, event_id: str) -> Secrets:
+        secrets = await self._guard(self.store.secrets(event_id))
+        if secrets is None:
+            raise errors.NotFound("There is no such event.")
+        return secrets
+
+    async def board(self, event_id: str) -> Board:
+        board = await self._guard(self.store.board(event_id))
+        if board is None or not board.event:
+            raise errors.NotFound("There is no such event.")
+        return board
+
+    def room_of(self, board: Board, room_id: str) -> dict[str, Any]:
+        room = board.room(room_id)
+        if room is None:
+            raise errors.NotFound("There is no such room in this event.")
+        return room
+
+    # -- writing ---------------------------------------------------------------------
+
+    async def create_event(self, body: EventIn) -> tuple[str, Secrets]:
+        event_id = domain.new_id()
+        rooms = [{"id": domain.new_id(), "name": r.name, "prompt": r.prompt} for r in body.rooms]
+        goals = [{"id": f"g{i + 1}", "text": text} for i, text in enumerate(body.goals)]
+        secrets = Secrets.generate([room["id"] for room in rooms])
+        command = make_command(
+            EVENT, "create", event_id, None,
+            {"title": body.title, "rooms": rooms, "goals": goals, "language": body.language},
+        )
+        await self._guard(self.store.create_event(event_id, secrets, command))
+        return event_id, secrets
+
+    async def submit(self, event_id: str, command: Command) -> Appended:
+        """Append one command; the caller has already checked the caller's access."""
+        try:
+            return await self.store.append(event_id, command)
+        except domain.StaleVersion as error:
+            raise errors.Conflict(error.message, code="stale_version", current=error.current) from None
+        except domain.NotFound as error:
+            raise errors.NotFound(error.message) from None
+        except domain.Conflict as error:
+            raise errors.Conflict(error.message) from None
+        except domain.Locked as error:
+            raise errors.Locked(error.message) from None
+        except domain.DomainError as error:
+            raise errors.Unprocessable(error.message) from None
+        except (StoreUnavailable, ConnectionError, TimeoutError, OSError) as error:
+            log.warning("append to event %s failed: %s", event_id, error)
+            raise errors.ServiceUnavailable() from None
+
+    async def _guard(self, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        except (StoreUnavailable, ConnectionError, TimeoutError, OSError) as error:
+            log.warning("store unavailable: %s", error)
+            raise errors.ServiceUnavailable(
+                "The server cannot reach its store right now. Try again shortly."
+            ) from None
+
+    # -- shaping ---------------------------------------------------------------------
+
+    def event_json(self, board: Board, secrets: Secrets, access: Access | None) -> dict[str, Any]:
+        """The API's event object: tokens only those the caller holds."""
+        event = board.event
+        base = self.settings.public_url
+        organiser = access is None or access.role == ORGANISER
+        rooms = []
+        for room in event["rooms"]:
+            token = secrets.join_tokens.get(room["id"], "")
+            holds = organiser or (access is not None and access.room == room["id"])
+            shown: dict[str, Any] = {
+                "id": room["id"], "name": room["name"], "prompt": room["prompt"],
+                "locked": board.room_locked(room["id"]),
+                "join_url": self.join_url(board.event_id, room["id"], token if holds else None),
+            }
+            if holds:
+                shown["join_token"] = token
+            rooms.append(shown)
+        out: dict[str, Any] = {
+            "id": board.event_id, "title": event["title"], "goals": event["goals"],
+            "language": event.get("language", "en"), "rooms": rooms, "seq": board.seq,
+        }
+        sees_plenary = organiser or (access is not None and access.role == PLENARY)
+        out["plenary_url"] = self.page_url(
+            board.event_id, "plenary", secrets.plenary_token if sees_plenary else None
+        )
+        if sees_plenary:
+            out["plenary_token"] = secrets.plenary_token
+        if organiser:
+            out["organiser_token"] = secrets.organiser_token
+            out["moderator_url"] = self.page_url(board.event_id, "moderate", secrets.organiser_token)
+        return out
+
+    def join_url(self, event_id: str, room_id: str, token: str | None) -> str:
+        url = f"{self.settings.public_url}/e/{event_id}/r/{room_id}"
+        return f"{url}?t={token}" if token else url
+
+    def page_url(self, event_id: str, page: str, token: str | None) -> str:
+        url = f"{self.settings.public_url}/e/{event_id}/{page}"
+        return f"{url}?t={token}" if token else url
+
+
+def client_id(raw: str | None) -> str:
+    """A client-generated id, checked to be a UUID (the API contract's idempotency key)."""
+    try:
+        return str(uuid.UUID(str(raw)))
+    except ValueError:
+        raise errors.Unprocessable("id: must be a UUID") from None

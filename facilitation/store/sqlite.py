@@ -1,0 +1,354 @@
+"""The embedded store: one SQLite file in WAL mode, written by one thread.
+
+Writes are group-committed: the writer takes every append waiting in its queue,
+decides them in order against the in-memory board, commits them in one
+transaction (``synchronous=FULL``: on disk before the answer), and only then
+updates the board, publishes and answers. One fsync carries a whole burst, so
+durability does not cap throughput. All SQLite calls run on one dedicated
+thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+
+from facilitation.domain import (
+    Appended,
+    Board,
+    Change,
+    Command,
+    Conflict,
+    DomainError,
+    Entity,
+    NotFound,
+    Secrets,
+    decide,
+    entity_key,
+    now_iso,
+)
+from facilitation.store import StoreUnavailable, channel
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from facilitation.broker import Broker
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    secrets TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS changes (
+    event_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (event_id, seq),
+    UNIQUE (event_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entities (
+    event_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (event_id, key)
+) WITHOUT ROWID;
+"""
+
+# Most appends a single transaction carries.
+BATCH = 512
+
+
+@dataclass
+class _Pending:
+    event_id: str
+    command: Command
+    future: asyncio.Future[Appended]
+
+
+@dataclass
+class _EventCache:
+    board: Board
+    keys: dict[str, tuple[int, str]]  # idempotency key -> (seq, fingerprint)
+
+
+class SQLiteStore:
+    name = "sqlite"
+
+    def __init__(self, path: Path, broker: Broker) -> None:
+        self.path = path
+        self.broker = broker
+        self._db: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._cache: dict[str, _EventCache] = {}
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(SCHEMA)
+        self._db = db
+
+    async def connect(self) -> None:
+        await self._run(self._open)
+        self._writer = asyncio.create_task(self._write_loop(), name="sqlite-writer")
+
+    async def disconnect(self) -> None:
+        if self._writer is not None:
+            # Let queued writes finish: they may already be promised to a client.
+            while not self._queue.empty():
+                await asyncio.sleep(0.01)
+            self._writer.cancel()
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                pass
+        if self._db is not None:
+            await self._run(self._db.close)
+            self._db = None
+        self._thread.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        if self._db is None:
+            raise StoreUnavailable("The database is not open.")
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreUnavailable("The database is not open.")
+        return self._db
+
+    # -- reads -----------------------------------------------------------------------
+
+    def _load(self, event_id: str) -> _EventCache | None:
+        db = self.db
+        if db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is None:
+            return None
+        board = Board(event_id)
+        for key, data in db.execute(
+            "SELECT key, data FROM entities WHERE event_id = ?", (event_id,)
+        ):
+            board.entities[key] = orjson.loads(data)
+        keys: dict[str, tuple[int, str]] = {}
+        for seq, key, fingerprint in db.execute(
+            "SELECT seq, key, fingerprint FROM changes WHERE event_id = ?", (event_id,)
+        ):
+            keys[key] = (seq, fingerprint)
+            board.seq = max(board.seq, seq)
+        return _EventCache(board, keys)
+
+    async def _cached(self, event_id: str) -> _EventCache | None:
+        cache = self._cache.get(event_id)
+        if cache is None:
+            cache = await self._run(self._load, event_id)
+            if cache is not None:
+                # Another task may have loaded it meanwhile; keep the first.
+                cache = self._cache.setdefault(event_id, cache)
+        return cache
+
+    async def board(self, event_id: str) -> Board | None:
+        cache = await self._cached(event_id)
+        if cache is None:
+            return None
+        # A copy: callers fold further changes into it on their own.
+        return Board(event_id, cache.board.seq, dict(cache.board.entities))
+
+    async def event_ids(self) -> list[str]:
+        rows = await self._run(
+            lambda: self.db.execute("SELECT id FROM events ORDER BY created_at").fetchall()
+        )
+        return [row[0] for row in rows]
+
+    async def secrets(self, event_id: str) -> Secrets | None:
+        row = await self._run(
+            lambda: self.db.execute(
+                "SELECT secrets FROM events WHERE id = ?", (event_id,)
+            ).fetchone()
+        )
+        return Secrets.from_json(row[0]) if row else None
+
+    async def save_secrets(self, event_id: str, secrets: Secrets) -> None:
+        raw = secrets.to_json().decode()
+        await self._run(
+            lambda: self.db.execute(
+                "UPDATE events SET secrets = ? WHERE id = ?", (raw, event_id)
+            )
+        )
+
+    async def changes_after(self, event_id: str, after: int, limit: int = 1000) -> list[Change]:
+        rows = await self._run(
+            lambda: self.db.execute(
+                "SELECT body FROM changes WHERE event_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (event_id, after, limit),
+            ).fetchall()
+        )
+        return [Change.from_json(row[0]) for row in rows]
+
+    # -- writes ----------------------------------------------------------------------
+
+    async def create_event(self, event_id: str, secrets: Secrets, command: Command) -> Change:
+        at = now_iso()
+        data = decide(command, None, False, at)
+        change = Change(1, None, command.change_type, command.key, at, data)
+
+        def insert() -> None:
+            db = self.db
+            with _transaction(db):
+                db.execute(
+                    "INSERT INTO events (id, secrets, created_at) VALUES (?, ?, ?)",
+                    (event_id, secrets.to_json().decode(), at),
+                )
+                _insert_change(db, event_id, change, command.fingerprint)
+
+        await self._run(insert)
+        await self.broker.publish(channel(event_id), change.to_json())
+        return change
+
+    async def append(self, event_id: str, command: Command) -> Appended:
+        if self._writer is None or self._writer.done():
+            raise StoreUnavailable("The store is not running.")
+        cache = await self._cached(event_id)
+        if cache is None:
+            raise NotFound("No such event.")
+        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(event_id, command, future))
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[_Pending]) -> None:
+        # Decide every command in order against the board plus what this batch
+        # has decided so far; nothing touches the real board until the commit.
+        decided: list[tuple[_Pending, Change, bool]] = []
+        overlay: dict[str, dict[str, Entity]] = {}
+        new_keys: dict[tuple[str, str], tuple[Change, str]] = {}
+        seqs: dict[str, int] = {}
+        for pending in batch:
+            cache = self._cache[pending.event_id]
+            command = pending.command
+            try:
+                replay = await self._replayed(cache, new_keys, pending.event_id, command)
+                if replay is not None:
+                    decided.append((pending, replay, True))
+                    continue
+                entities = overlay.setdefault(pending.event_id, {})
+                current = entities.get(command.entity_key, cache.board.entities.get(command.entity_key))
+                room_key = entity_key("room", command.room) if command.room else ""
+                room = entities.get(room_key, cache.board.entities.get(room_key, {}))
+                at = now_iso()
+                data = decide(command, current, bool(room.get("locked")), at)
+            except DomainError as error:
+                pending.future.set_exception(error)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - never kill the writer
+                pending.future.set_exception(error)
+                continue
+            seq = seqs.get(pending.event_id, cache.board.seq) + 1
+            seqs[pending.event_id] = seq
+            change = Change(seq, command.room, command.change_type, command.key, at, data)
+            entities[command.entity_key] = data
+            new_keys[(pending.event_id, command.key)] = (change, command.fingerprint)
+            decided.append((pending, change, False))
+
+        fresh = [(p.event_id, c, p.command.fingerprint) for p, c, replayed in decided if not replayed]
+        if fresh:
+            try:
+                await self._run(self._commit, fresh)
+            except Exception as error:  # noqa: BLE001
+                failure = StoreUnavailable(f"The change could not be stored: {error}")
+                for pending, _, _ in decided:
+                    if not pending.future.done():
+                        pending.future.set_exception(failure)
+                return
+        for event_id, change, fingerprint in fresh:
+            cache = self._cache[event_id]
+            cache.board.apply(change)
+            cache.keys[change.key] = (change.seq, fingerprint)
+            await self.broker.publish(channel(event_id), change.to_json())
+        for pending, change, replayed in decided:
+            if not pending.future.done():
+                pending.future.set_result(Appended(change, replayed))
+
+    async def _replayed(
+        self,
+        cache: _EventCache,
+        new_keys: dict[tuple[str, str], tuple[Change, str]],
+        event_id: str,
+        command: Command,
+    ) -> Change | None:
+        """The stored change when this command's key was seen before, else None."""
+        if (event_id, command.key) in new_keys:
+            change, fingerprint = new_keys[(event_id, command.key)]
+        elif command.key in cache.keys:
+            seq, fingerprint = cache.keys[command.key]
+            # A retry of something stored in an earlier batch: read it back.
+            row = await self._run(
+                lambda: self.db.execute(
+                    "SELECT body FROM changes WHERE event_id = ? AND seq = ?", (event_id, seq)
+                ).fetchone()
+            )
+            change = Change.from_json(row[0])
+        else:
+            return None
+        if fingerprint != command.fingerprint:
+            raise Conflict("This id was already used with different content.")
+        return change
+
+    def _commit(self, fresh: list[tuple[str, Change, str]]) -> None:
+        db = self.db
+        with _transaction(db):
+            for event_id, change, fingerprint in fresh:
+                _insert_change(db, event_id, change, fingerprint)
+
+
+def _insert_change(db: sqlite3.Connection, event_id: str, change: Change, fingerprint: str) -> None:
+    db.execute(
+        "INSERT INTO changes (event_id, seq, key, fingerprint, body) VALUES (?, ?, ?, ?, ?)",
+        (event_id, change.seq, change.key, fingerprint, change.to_json().decode()),
+    )
+    db.execute(
+        "INSERT OR REPLACE INTO entities (event_id, key, data) VALUES (?, ?, ?)",
+        (event_id, entity_key(change.kind, change.data["id"]), orjson.dumps(change.data).decode()),
+    )
+
+
+class _transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")

@@ -1,0 +1,318 @@
+"""The breakout room in the browser: the page, its forms and its live socket.
+
+Every form works without JavaScript (a POST and a redirect back); with htmx the
+same endpoints answer with fragments: the component that changed, swapped by
+its stable id, exactly as the websocket push would swap it.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from facilitation import errors, live
+from facilitation.domain import ITEM, ROLE, make_command, public
+from facilitation.schemas import NAME_MAX, ItemIn, ItemPatch, RoleIn, RolePatch, changed_fields, parse
+from facilitation.security import (
+    match_token, origin_allowed, remember_grant, resolve,
+)
+from facilitation.web.api import check_goals, parse_after, services_of
+
+if TYPE_CHECKING:
+    from starlette.datastructures import FormData
+    from starlette.requests import Request
+    from starlette.websockets import WebSocket
+
+    from facilitation.domain import Board
+    from facilitation.security import Access
+    from facilitation.services import Services
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def claim_link(request: Request, event_id: str, secrets: Any) -> Response | None:
+    """Trade a token in the URL for a session grant, then drop it from the address bar."""
+    token = request.query_params.get("t")
+    if token is None:
+        return None
+    access = match_token(token, event_id, secrets)
+    if access is None:
+        raise errors.Unauthorized(
+            "This link is not valid any more. Ask the organiser for a fresh one."
+        )
+    remember_grant(request, access, token)
+    request.session.setdefault("sid", pysecrets.token_hex(8))
+    query = request.url.remove_query_params("t").query
+    return RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
+
+
+async def page_access(request: Request) -> tuple[Services, Access, Board, dict[str, Any]] | Response:
+    event_id, room_id = request.path_params["event"], request.path_params["room"]
+    services = services_of(request)
+    secrets = await services.secrets(event_id)
+    redirect = claim_link(request, event_id, secrets)
+    if redirect is not None:
+        return redirect
+    access = resolve(request, event_id, secrets)
+    board = await services.board(event_id)
+    room = services.room_of(board, room_id)
+    access.require_read(room_id)
+    return services, access, board, room
+
+
+def who(request: Request, event_id: str) -> dict[str, str] | None:
+    names = request.session.get("names", {})
+    me = names.get(event_id) if isinstance(names, dict) else None
+    return me if isinstance(me, dict) and me.get("name") else None
+
+
+def author_of(me: dict[str, str] | None) -> str:
+    if not me:
+        return ""
+    return f"{me['name']} ({me['org']})"[:NAME_MAX] if me.get("org") else me["name"]
+
+
+def room_context(board: Board, room: dict[str, Any], access: Access) -> dict[str, Any]:
+    return {
+        "event": board.event, "room": room, "seq": board.seq,
+        "base": f"/e/{board.event_id}/r/{room['id']}",
+        "can_write": access.may_write(room["id"]),
+    }
+
+
+async def room_page(request: Request) -> Response:
+    found = await page_access(request)
+    if isinstance(found, Response):
+        return found
+    services, access, board, room = found
+    context = room_context(board, room, access)
+    me = who(request, board.event_id)
+    if me is None or request.query_params.get("rename"):
+        return services.renderer.page(request, "join.html", {**context, **(me or {})})
+    context.update(
+        me=me,
+        items=board.live(ITEM, room["id"]),
+        roles=board.live(ROLE, room["id"]),
+        form={"id": uuid.uuid4()},
+    )
+    return services.renderer.page(request, "room.html", context)
+
+
+async def set_name(request: Request) -> Response:
+    found = await page_access(request)
+    if isinstance(found, Response):
+        return found
+    services, access, board, room = found
+    require_same_origin(request)
+    form = await request.form()
+    name = str(form.get("name", "")).strip()
+    org = str(form.get("org", "")).strip()
+    if not name or len(name) > NAME_MAX or len(org) > NAME_MAX:
+        context = {**room_context(board, room, access), "name": name, "org": org,
+                   "error": "Please give a name of at most 200 characters."}
+        return services.renderer.page(request, "join.html", context, status=422)
+    names = dict(request.session.get("names", {}))
+    names[board.event_id] = {"name": name, "org": org}
+    request.session["names"] = names
+    request.session.setdefault("sid", pysecrets.token_hex(8))
+    return RedirectResponse(f"/e/{board.event_id}/r/{room['id']}", status_code=303)
+
+
+def require_same_origin(request: Request) -> None:
+    """The CSRF check of every form post: it must come from our own pages."""
+    if not origin_allowed(request, services_of(request).settings):
+        raise errors.Forbidden("This form was sent from another site and was refused.")
+
+
+def form_json(form: FormData, fields: tuple[str, ...], extra: dict[str, Any]) -> bytes:
+    """Form fields as the API's JSON body, so pages and API share one validation."""
+    body: dict[str, Any] = dict(extra)
+    for name in fields:
+        if name == "goals":
+            if "goals" in form or form.get("edit"):
+                body["goals"] = [str(g) for g in form.getlist("goals")]
+        elif name in form:
+            value = str(form.get(name, ""))
+            body[name] = None if name == "due" and not value else value
+    if "version" in form:
+        raw = str(form.get("version", ""))
+        body["version"] = int(raw) if raw.isdigit() else raw
+    return orjson.dumps(body)
+
+
+FIELDS = {
+    ITEM: ("text", "owner", "due", "goals"),
+    ROLE: ("actor", "role", "responsibility"),
+}
+UPDATE_FIELDS = {ITEM: FIELDS[ITEM] + ("status",), ROLE: FIELDS[ROLE]}
+MODELS = {ITEM: (ItemIn, ItemPatch), ROLE: (RoleIn, RolePatch)}
+
+
+def _create(kind: str) -> Any:
+    async def handler(request: Request) -> Response:
+        found = await page_access(request)
+        if isinstance(found, Response):
+            return found
+        services, access, board, room = found
+        require_same_origin(request)
+        access.require_write(room["id"])
+        form = await request.form()
+        extra = {"id": str(form.get("id", "")), "author": author_of(who(request, board.event_id))}
+        context = room_context(board, room, access)
+        try:
+            body = parse(MODELS[kind][0], form_json(form, FIELDS[kind], extra))
+            fields = body.model_dump(mode="json", exclude={"id"})
+            if kind == ITEM:
+                check_goals(fields["goals"], board.event)
+            appended = await services.submit(
+                board.event_id, make_command(kind, "create", str(body.id), room["id"], fields)
+            )
+        except (errors.Unprocessable, errors.BadRequest, errors.Conflict, errors.Locked) as error:
+            if not is_htmx(request):
+                raise
+            kept = {k: form.get(k) for k in FIELDS[kind]} | {
+                "id": form.get("id"), "goals": form.getlist("goals")}
+            html = services.renderer.render(
+                f"partials/{kind}_form.html", **context, form=kept, error=error.message)
+            return HTMLResponse(html, status_code=error.status)
+        if not is_htmx(request):
+            return RedirectResponse(context["base"], status_code=303)
+        fresh = services.renderer.render(
+            f"partials/{kind}_form.html", **context, form={"id": uuid.uuid4()})
+        entity = services.renderer.render(
+            f"partials/{kind}.html", **{kind: appended.change.data}, event=board.event, oob=True)
+        return HTMLResponse(fresh + entity, status_code=200 if appended.replayed else 201)
+
+    return handler
+
+
+def _entity(board: Board, kind: str, entity_id: str, room_id: str) -> dict[str, Any]:
+    entity = board.entities.get(f"{kind}:{entity_id}")
+    if entity is None or entity.get("deleted") or entity.get("room") != room_id:
+        raise errors.NotFound("This entry does not exist any more.")
+    return entity
+
+
+def _edit_form(kind: str) -> Any:
+    async def handler(request: Request) -> Response:
+        found = await page_access(request)
+        if isinstance(found, Response):
+            return found
+        services, access, board, room = found
+        access.require_write(room["id"])
+        entity = _entity(board, kind, request.path_params["id"], room["id"])
+        context = {**room_context(board, room, access), kind: entity, "conflict": False}
+        if is_htmx(request):
+            return HTMLResponse(services.renderer.render(f"partials/{kind}_edit.html", **context))
+        return services.renderer.page(
+            request, "edit_page.html", {**context, "partial": f"partials/{kind}_edit.html"})
+
+    return handler
+
+
+def _update(kind: str) -> Any:
+    async def handler(request: Request) -> Response:
+        found = await page_access(request)
+        if isinstance(found, Response):
+            return found
+        services, access, board, room = found
+        require_same_origin(request)
+        access.require_write(room["id"])
+        entity_id = request.path_params["id"]
+        form = await request.form()
+        editing = bool(form.get("edit"))
+        context = room_context(board, room, access)
+        try:
+            patch = parse(MODELS[kind][1], form_json(form, UPDATE_FIELDS[kind], {}))
+            fields = changed_fields(patch)
+            if kind == ITEM and "goals" in fields:
+                check_goals(fields["goals"], board.event)
+            appended = await services.submit(
+                board.event_id,
+                make_command(kind, "update", entity_id, room["id"], fields, version=patch.version),
+            )
+        except errors.Conflict as error:
+            current = error.extra.get("current")
+            if not (is_htmx(request) and editing and current):
+                raise
+            mine = {k: form.get(k) for k in FIELDS[kind]} | {"goals": form.getlist("goals")}
+            html = services.renderer.render(
+                f"partials/{kind}_edit.html", **context, **{kind: current},
+                conflict=True, mine=mine)
+            return HTMLResponse(html, status_code=409)
+        except (errors.Unprocessable, errors.BadRequest) as error:
+            if not (is_htmx(request) and editing):
+                raise
+            current = _entity(board, kind, entity_id, room["id"])
+            mine = {k: form.get(k) for k in FIELDS[kind]} | {"goals": form.getlist("goals")}
+            html = services.renderer.render(
+                f"partials/{kind}_edit.html", **context, **{kind: current},
+                conflict=False, mine=mine, error=error.message)
+            return HTMLResponse(html, status_code=error.status)
+        if not is_htmx(request):
+            return RedirectResponse(context["base"], status_code=303)
+        # The main target (the edit slot) is emptied; the entry swaps by its id.
+        entity = services.renderer.render(
+            f"partials/{kind}.html", **{kind: appended.change.data}, event=board.event, oob=True)
+        return HTMLResponse(entity)
+
+    return handler
+
+
+def _delete(kind: str) -> Any:
+    async def handler(request: Request) -> Response:
+        found = await page_access(request)
+        if isinstance(found, Response):
+            return found
+        services, access, board, room = found
+        require_same_origin(request)
+        access.require_write(room["id"])
+        entity_id = request.path_params["id"]
+        await services.submit(
+            board.event_id, make_command(kind, "delete", entity_id, room["id"]))
+        if not is_htmx(request):
+            return RedirectResponse(f"/e/{board.event_id}/r/{room['id']}", status_code=303)
+        return HTMLResponse(f'<li id="{kind}-{entity_id}" hx-swap-oob="delete"></li>')
+
+    return handler
+
+
+async def room_socket(websocket: WebSocket) -> None:
+    services = services_of(websocket)
+    event_id, room_id = websocket.path_params["event"], websocket.path_params["room"]
+    if not origin_allowed(websocket, services.settings):
+        raise errors.Forbidden("Websockets from other sites are refused.")
+    access = resolve(websocket, event_id, await services.secrets(event_id))
+    board = await services.board(event_id)
+    services.room_of(board, room_id)
+    access.require_read(room_id)
+    after = parse_after(websocket.query_params.get("after"))
+    await websocket.accept()
+    await live.stream(websocket, services, event_id, f"room:{room_id}", room_id, after)
+
+
+def routes() -> list[Route | WebSocketRoute]:
+    base = "/e/{event}/r/{room}"
+    out: list[Route | WebSocketRoute] = [
+        Route(base, room_page),
+        Route(f"{base}/name", set_name, methods=["POST"]),
+        WebSocketRoute(f"{base}/live", room_socket),
+    ]
+    for kind, plural in ((ITEM, "items"), (ROLE, "roles")):
+        out += [
+            Route(f"{base}/{plural}", _create(kind), methods=["POST"]),
+            Route(f"{base}/{plural}/{{id}}/edit", _edit_form(kind)),
+            Route(f"{base}/{plural}/{{id}}", _update(kind), methods=["POST"]),
+            Route(f"{base}/{plural}/{{id}}/delete", _delete(kind), methods=["POST"]),
+        ]
+    return out
+
+
+__all__ = ["routes", "public"]
