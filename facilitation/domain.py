@@ -228,6 +228,9 @@ class Board:
     seq: int = 0
     entities: dict[str, Entity] = field(default_factory=dict)
 
+    def copy(self) -> Board:
+        return Board(self.event_id, self.seq, dict(self.entities))
+
     def apply(self, change: Change) -> None:
         if change.seq <= self.seq:
             return
@@ -278,6 +281,9 @@ class Secrets:
     def from_json(cls, raw: bytes | str) -> Secrets:
         d = orjson.loads(raw)
         return cls(d["organiser_token"], d["plenary_token"], dict(d["join_tokens"]))
+
+    def copy(self) -> Secrets:
+        return Secrets(self.organiser_token, self.plenary_token, dict(self.join_tokens))
 
     @classmethod
     def generate(cls, room_ids: list[str]) -> Secrets:

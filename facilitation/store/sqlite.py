@@ -91,8 +91,10 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._cache: dict[str, _EventCache] = {}
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        # Tokens are read on every request; kept here, written through on change.
+        self._secrets: dict[str, Secrets] = {}
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
@@ -113,15 +115,10 @@ class SQLiteStore:
         self._writer = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
     async def disconnect(self) -> None:
-        if self._writer is not None:
-            # Let queued writes finish: they may already be promised to a client.
-            while not self._queue.empty():
-                await asyncio.sleep(0.01)
-            self._writer.cancel()
-            try:
-                await self._writer
-            except asyncio.CancelledError:
-                pass
+        if self._writer is not None and not self._writer.done():
+            # Queued writes finish first: their clients are waiting for the answer.
+            self._queue.put_nowait(None)
+            await self._writer
         if self._db is not None:
             await self._run(self._db.close)
             self._db = None
@@ -169,8 +166,8 @@ class SQLiteStore:
         cache = await self._cached(event_id)
         if cache is None:
             return None
-        # A copy: callers fold further changes into it on their own.
-        return Board(event_id, cache.board.seq, dict(cache.board.entities))
+        # A snapshot: callers may fold further changes into it without touching ours.
+        return cache.board.copy()
 
     async def event_ids(self) -> list[str]:
         rows = await self._run(
@@ -179,12 +176,17 @@ class SQLiteStore:
         return [row[0] for row in rows]
 
     async def secrets(self, event_id: str) -> Secrets | None:
-        row = await self._run(
-            lambda: self.db.execute(
-                "SELECT secrets FROM events WHERE id = ?", (event_id,)
-            ).fetchone()
-        )
-        return Secrets.from_json(row[0]) if row else None
+        cached = self._secrets.get(event_id)
+        if cached is None:
+            row = await self._run(
+                lambda: self.db.execute(
+                    "SELECT secrets FROM events WHERE id = ?", (event_id,)
+                ).fetchone()
+            )
+            if row is None:
+                return None
+            cached = self._secrets.setdefault(event_id, Secrets.from_json(row[0]))
+        return cached.copy()
 
     async def save_secrets(self, event_id: str, secrets: Secrets) -> None:
         raw = secrets.to_json().decode()
@@ -193,6 +195,7 @@ class SQLiteStore:
                 "UPDATE events SET secrets = ? WHERE id = ?", (raw, event_id)
             )
         )
+        self._secrets[event_id] = secrets.copy()
 
     async def changes_after(self, event_id: str, after: int, limit: int = 1000) -> list[Change]:
         rows = await self._run(
@@ -234,11 +237,19 @@ class SQLiteStore:
         return await future
 
     async def _write_loop(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            batch = [] if first is None else [first]
+            stopping = first is None
             while len(batch) < BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            await self._write_batch(batch)
+                pending = self._queue.get_nowait()
+                if pending is None:
+                    stopping = True
+                else:
+                    batch.append(pending)
+            if batch:
+                await self._write_batch(batch)
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
         # Decide every command in order against the board plus what this batch
