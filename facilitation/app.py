@@ -39,7 +39,9 @@ SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     # Token links must never leak to other sites through the Referer header.
-    (b"referrer-policy", b"no-referrer"),
+    # ("no-referrer" would also make browsers send "Origin: null" on our own form
+    # posts, which the CSRF check must then refuse.)
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
