@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -158,16 +158,13 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
             https_only=settings.cookie_secure,
         ),
     ]
-    app = Starlette(
-        routes=routes,
-        middleware=middleware,
-        exception_handlers={
-            errors.HTTPError: http_error,
-            HTTPException: http_error,
-            Exception: server_error,
-        },
-        lifespan=lifespan,
-    )
+    handlers: dict[Any, Any] = {
+        errors.HTTPError: http_error,
+        HTTPException: http_error,
+        Exception: server_error,
+    }
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers,
+                    lifespan=lifespan)
     app.state.services = services
     app.state.settings = settings
     return app

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from facilitation import domain, errors
@@ -119,7 +119,6 @@ class Services:
     def event_json(self, board: Board, secrets: Secrets, access: Access | None) -> dict[str, Any]:
         """The API's event object: tokens only those the caller holds."""
         event = board.event
-        base = self.settings.public_url
         organiser = access is None or access.role == ORGANISER
         rooms = []
         for room in event["rooms"]:

@@ -160,13 +160,11 @@ async def test_broker_fans_out_to_every_subscriber(backend: tuple[Store, Broker]
         await asyncio.sleep(0.1)
         await broker.publish(name, b"hello")
         for subscription in (one, two):
-            got: list[Any] = []
+            assert await asyncio.wait_for(first_message(subscription), 5) == b"hello"
 
-            async def first(s: Any = subscription) -> None:
-                async for message in s:
-                    if message:
-                        got.append(message)
-                        return
 
-            await asyncio.wait_for(first(), 5)
-            assert got == [b"hello"]
+async def first_message(subscription: Any) -> bytes:
+    async for message in subscription:
+        if message:
+            return bytes(message)
+    raise AssertionError("subscription ended")

@@ -16,14 +16,14 @@ def stream_url(server: Server, event_id: str, after: int = 0) -> str:
     return f"{server.ws_url}/api/events/{event_id}/stream?after={after}"
 
 
-async def collect(ws: ClientConnection, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+async def collect(ws: ClientConnection, count: int, wait: float = 20) -> list[dict[str, Any]]:
     frames: list[dict[str, Any]] = []
 
     async def read() -> None:
         while len(frames) < count:
             frames.append(json.loads(await ws.recv()))
 
-    await asyncio.wait_for(read(), timeout)
+    await asyncio.wait_for(read(), wait)
     return frames
 
 

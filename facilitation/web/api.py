@@ -11,7 +11,13 @@ from facilitation import errors, live
 from facilitation.domain import ITEM, ROLE, make_command, public
 from facilitation.render import JSON
 from facilitation.schemas import (
-    EventIn, ItemIn, ItemPatch, RoleIn, RolePatch, changed_fields, parse,
+    EventIn,
+    ItemIn,
+    ItemPatch,
+    RoleIn,
+    RolePatch,
+    changed_fields,
+    parse,
 )
 from facilitation.security import admin_ok, bearer, origin_allowed, resolve
 
@@ -81,7 +87,8 @@ async def get_room(request: Request) -> Response:
     })
 
 
-MODELS = {ITEM: (ItemIn, ItemPatch), ROLE: (RoleIn, RolePatch)}
+MODELS: dict[str, tuple[type[Any], type[Any]]] = {
+    ITEM: (ItemIn, ItemPatch), ROLE: (RoleIn, RolePatch)}
 
 
 async def _writable_room(request: Request) -> tuple[Services, str, str, dict[str, Any]]:
@@ -103,7 +110,7 @@ def check_goals(goals: list[str], event: dict[str, Any]) -> None:
 def _create(kind: str) -> Any:
     async def handler(request: Request) -> Response:
         services, event_id, room_id, event = await _writable_room(request)
-        body = parse(MODELS[kind][0], await request.body())
+        body: Any = parse(MODELS[kind][0], await request.body())
         fields = body.model_dump(mode="json", exclude={"id"})
         if kind == ITEM:
             check_goals(fields["goals"], event)
@@ -117,7 +124,7 @@ def _create(kind: str) -> Any:
 def _update(kind: str) -> Any:
     async def handler(request: Request) -> Response:
         services, event_id, room_id, event = await _writable_room(request)
-        body = parse(MODELS[kind][1], await request.body())
+        body: Any = parse(MODELS[kind][1], await request.body())
         fields = changed_fields(body)
         if kind == ITEM and "goals" in fields:
             check_goals(fields["goals"], event)

@@ -17,9 +17,20 @@ from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, live
 from facilitation.domain import ITEM, ROLE, make_command, public
-from facilitation.schemas import NAME_MAX, ItemIn, ItemPatch, RoleIn, RolePatch, changed_fields, parse
+from facilitation.schemas import (
+    NAME_MAX,
+    ItemIn,
+    ItemPatch,
+    RoleIn,
+    RolePatch,
+    changed_fields,
+    parse,
+)
 from facilitation.security import (
-    match_token, origin_allowed, remember_grant, resolve,
+    match_token,
+    origin_allowed,
+    remember_grant,
+    resolve,
 )
 from facilitation.web.api import check_goals, parse_after, services_of
 
@@ -152,7 +163,8 @@ FIELDS = {
     ROLE: ("actor", "role", "responsibility"),
 }
 UPDATE_FIELDS = {ITEM: FIELDS[ITEM] + ("status",), ROLE: FIELDS[ROLE]}
-MODELS = {ITEM: (ItemIn, ItemPatch), ROLE: (RoleIn, RolePatch)}
+MODELS: dict[str, tuple[type[Any], type[Any]]] = {
+    ITEM: (ItemIn, ItemPatch), ROLE: (RoleIn, RolePatch)}
 
 
 def _create(kind: str) -> Any:
@@ -167,7 +179,7 @@ def _create(kind: str) -> Any:
         extra = {"id": str(form.get("id", "")), "author": author_of(who(request, board.event_id))}
         context = room_context(board, room, access)
         try:
-            body = parse(MODELS[kind][0], form_json(form, FIELDS[kind], extra))
+            body: Any = parse(MODELS[kind][0], form_json(form, FIELDS[kind], extra))
             fields = body.model_dump(mode="json", exclude={"id"})
             if kind == ITEM:
                 check_goals(fields["goals"], board.event)
@@ -230,7 +242,7 @@ def _update(kind: str) -> Any:
         editing = bool(form.get("edit"))
         context = room_context(board, room, access)
         try:
-            patch = parse(MODELS[kind][1], form_json(form, UPDATE_FIELDS[kind], {}))
+            patch: Any = parse(MODELS[kind][1], form_json(form, UPDATE_FIELDS[kind], {}))
             fields = changed_fields(patch)
             if kind == ITEM and "goals" in fields:
                 check_goals(fields["goals"], board.event)
