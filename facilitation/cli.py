@@ -111,6 +111,7 @@ def serve(args: argparse.Namespace) -> int:
         ws_ping_interval=settings.heartbeat_seconds,
         ws_ping_timeout=settings.heartbeat_seconds,
         ws_per_message_deflate=False,
+        ws="facilitation.wsproto:DirectWebSocketProtocol",
         proxy_headers=True,
         timeout_graceful_shutdown=10,
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from facilitation.broker import RESYNC
 from facilitation.domain import Board, Change
 from facilitation.store import channel
+from facilitation.wsproto import DirectWriter, text_frame
 
 if TYPE_CHECKING:
     from facilitation.broker import Broker
@@ -40,22 +41,43 @@ class Listener:
     room: str | None  # None: every room (plenary, organiser)
     last: int  # highest seq this socket has been sent (or skipped as not its business)
     limit: int = 1000
+    # Set once the socket has caught up, when the server offers direct writes:
+    # from then on the hub writes encoded frames straight to its transport.
+    direct: DirectWriter | None = None
+    live: bool = False
     pending: deque[tuple[int, str]] = field(default_factory=deque)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
     closed_reason: str = ""
+
+    @property
+    def max_backlog(self) -> int:
+        # The direct path's bound, in bytes: ``limit`` frames of a generous 2 KiB.
+        return self.limit * 2048
 
     def may_see(self, change: Change) -> bool:
         return self.room is None or change.room is None or change.room == self.room
 
     def offer(self, seq: int, frame: str) -> None:
         if len(self.pending) >= self.limit:
-            # Too far behind: stop buffering; the socket is closed and the page
-            # catches up from the store when it reconnects.
-            self.overflowed = True
-            self.pending.clear()
+            self.overflow()
         else:
             self.pending.append((seq, frame))
+            self.wakeup.set()
+
+    def write(self, seq: int, frame: bytes) -> None:
+        """The direct path: no task, no queue, the same bytes for every socket."""
+        assert self.direct is not None
+        if self.direct.backlog() > self.max_backlog:
+            self.overflow()
+        elif self.direct.write(frame):
+            self.last = seq
+
+    def overflow(self) -> None:
+        # Too far behind: stop buffering; the socket is closed and the page
+        # catches up from the store when it reconnects.
+        self.overflowed = True
+        self.pending.clear()
         self.wakeup.set()
 
     def close(self, reason: str) -> None:
@@ -144,19 +166,27 @@ class EventHub:
     def _deliver(self, change: Change) -> None:
         self.board.apply(change)
         frames: dict[str, str | None] = {}
-        for listener in self.listeners:
-            if change.seq <= listener.last:
+        encoded: dict[str, bytes] = {}
+        for listener in list(self.listeners):
+            if change.seq <= listener.last or listener.overflowed:
                 continue
             if not listener.may_see(change):
                 continue
-            if listener.view not in frames:
+            view = listener.view
+            if view not in frames:
                 try:
-                    frames[listener.view] = self.render(change, self.board, listener.view)
+                    frames[view] = self.render(change, self.board, view)
                 except Exception:  # noqa: BLE001 - one bad render must not stop the stream
-                    log.exception("render of change %s for %s failed", change.seq, listener.view)
-                    frames[listener.view] = None
-            frame = frames[listener.view]
-            if frame is not None:
+                    log.exception("render of change %s for %s failed", change.seq, view)
+                    frames[view] = None
+            frame = frames[view]
+            if frame is None:
+                continue
+            if listener.live:
+                if view not in encoded:
+                    encoded[view] = text_frame(frame)
+                listener.write(change.seq, encoded[view])
+            else:
                 listener.offer(change.seq, frame)
         for callback in self.on_change:
             callback(change)

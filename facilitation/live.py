@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from facilitation.hub import Listener
+from facilitation.wsproto import writer_of
 
 if TYPE_CHECKING:
     from facilitation.services import Services
@@ -48,7 +49,8 @@ async def stream(
         await websocket.send_text(services.renderer.reset_frame(view, hub.board.seq))
         await websocket.close(code=CLOSE_POLICY, reason="reload")
         return
-    listener = Listener(view, room, after, limit=services.settings.socket_buffer)
+    listener = Listener(view, room, after, limit=services.settings.socket_buffer,
+                        direct=writer_of(websocket.scope))
     services.hubs.attach(hub, listener)
     services.sockets.add(listener)
     receiver = asyncio.create_task(_drain(websocket))
@@ -81,8 +83,6 @@ async def _pump(websocket: WebSocket, services: Services, event_id: str, listene
         if len(missed) < REPLAY_PAGE:
             break
     while True:
-        await listener.wakeup.wait()
-        listener.wakeup.clear()
         if listener.overflowed:
             await _close(websocket, CLOSE_TRY_AGAIN, "too far behind; reconnect to catch up")
             return
@@ -95,6 +95,12 @@ async def _pump(websocket: WebSocket, services: Services, event_id: str, listene
         if listener.closed_reason:
             await _close(websocket, CLOSE_SERVICE_RESTART, listener.closed_reason)
             return
+        # Caught up and nothing queued: the hub may now write to this socket
+        # directly (no await between the last check and this switch).
+        if listener.direct is not None:
+            listener.live = True
+        await listener.wakeup.wait()
+        listener.wakeup.clear()
 
 
 async def _drain(websocket: WebSocket) -> None:

@@ -49,6 +49,7 @@ class Server:
     """One app served by uvicorn in this event loop, on loopback."""
 
     settings: config.Settings
+    app: Any = None
     server: uvicorn.Server | None = None
     task: asyncio.Task[None] | None = None
 
@@ -61,11 +62,11 @@ class Server:
         return f"ws://127.0.0.1:{self.settings.port}"
 
     async def start(self) -> Server:
-        app = create_app(self.settings)
+        self.app = app = create_app(self.settings)
         cfg = uvicorn.Config(
             app, host="127.0.0.1", port=self.settings.port, log_level="warning",
             ws_max_size=self.settings.max_body_bytes, ws_per_message_deflate=False,
-            lifespan="on",
+            ws="facilitation.wsproto:DirectWebSocketProtocol", lifespan="on",
         )
         self.server = uvicorn.Server(cfg)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -135,3 +135,16 @@ async def test_stream_authorisation(server: Server, client: httpx.AsyncClient,
             raise AssertionError("accepted")
     except websockets.InvalidStatus as refused:
         assert refused.response.status_code == 401 or refused.response.status_code == 404
+
+
+async def test_caught_up_sockets_get_frames_written_directly(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    """Once caught up, a socket is fed by the hub's direct write path (no per-socket task)."""
+    token = auth(event["plenary_token"])
+    async with connect(stream_url(server, event["id"]), additional_headers=token) as ws:
+        await collect(ws, 1)
+        await post_items(client, event, per_client=1, clients=1)
+        await collect(ws, 1)
+        listeners = [s for s in server.app.state.services.sockets if s.view == "json"]
+        assert listeners and all(s.direct is not None and s.live for s in listeners)

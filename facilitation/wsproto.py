@@ -1,0 +1,72 @@
+"""A direct write path from a hub to its sockets, beside the ASGI one.
+
+A change is rendered once per worker; sending it through ASGI would then cost
+a Starlette and uvicorn round of awaits *per socket*. Under uvicorn's sans-I/O
+websockets protocol, a server text frame is plain bytes (servers never mask),
+so the hub encodes the frame once and writes the same bytes to each socket's
+transport, as ``websockets.broadcast`` does. The protocol class below only adds
+itself to the ASGI scope; everything else (handshake, pings, close, receive)
+stays uvicorn's. Without it (another server), sockets use the ASGI path.
+
+The transport's own buffer is the per-socket bound: a socket whose unsent
+bytes pass the limit is closed (1013) and catches up when it reconnects.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+SCOPE_KEY = "facilitation.direct"
+
+
+class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's protocol, announcing itself in the scope for direct writes."""
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"][SCOPE_KEY] = {"writer": DirectWriter(self)}
+
+
+@dataclass(frozen=True)
+class DirectWriter:
+    protocol: WebSocketsSansIOProtocol
+
+    def write(self, frame: bytes) -> bool:
+        """Queue one encoded frame; False when the socket is closing."""
+        transport = self.protocol.transport
+        if self.protocol.close_sent or transport.is_closing():
+            return False
+        transport.write(frame)
+        return True
+
+    def backlog(self) -> int:
+        """Bytes written but not yet sent to the client."""
+        return int(self.protocol.transport.get_write_buffer_size())
+
+
+def writer_of(scope: Mapping[str, Any]) -> DirectWriter | None:
+    extension = scope.get("extensions", {}).get(SCOPE_KEY)
+    return extension["writer"] if extension else None
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, unfragmented websocket text frame (RFC 6455 section 5.2)."""
+    payload = text.encode()
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", 0x81, length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, length)
+    return header + payload
+
+
+Writer = Callable[[bytes], bool]
