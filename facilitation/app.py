@@ -22,6 +22,7 @@ from facilitation.render import STATIC, Renderer
 from facilitation.security import BodyLimit
 from facilitation.services import Services
 from facilitation.web import api, pages
+from facilitation.web import outcomes as outcomes_web
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,7 +61,10 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+                # A response may set its own stricter policy (the printable report does).
+                own = {name for name, _ in message["headers"]}
+                message["headers"] = list(message["headers"]) + [
+                    h for h in SECURITY_HEADERS if h[0] not in own]
                 if scope["path"].startswith(("/e/", "/api/")):
                     message["headers"].append((b"cache-control", b"no-store"))
             await send(message)
@@ -143,6 +147,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
     routes = [
         Route("/", home),
         *api.routes(),
+        *outcomes_web.routes(),
         *pages.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -1,0 +1,68 @@
+"""The consolidated outcomes: one model (``model.build``), one renderer per format.
+
+``export(board, fmt)`` is what the API, the command line and the benchmark call;
+it is pure and CPU-bound, so servers run it off the event loop.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from facilitation.domain import Board
+from facilitation.outcomes import calendar, jsonio, report, tabular
+from facilitation.outcomes.model import Outcomes, build
+
+
+@dataclass(frozen=True)
+class Format:
+    suffix: str  # what follows "outcomes." in the URL and in the file name
+    media_type: str
+    render: Callable[[Outcomes], bytes]
+    label: str  # what it is for, in the download list
+
+
+FORMATS: dict[str, Format] = {f.suffix: f for f in (
+    Format("json", "application/json", jsonio.render, "JSON"),
+    Format("csv", "text/csv; charset=utf-8", tabular.actions_csv, "CSV"),
+    Format("roles.csv", "text/csv; charset=utf-8", tabular.roles_csv, "CSV"),
+    Format("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+           tabular.xlsx, "Excel"),
+    Format("md", "text/markdown; charset=utf-8", report.markdown, "Markdown"),
+    Format("html", "text/html; charset=utf-8", report.html, "HTML"),
+    Format("ics", "text/calendar; charset=utf-8", calendar.ics, "iCalendar"),
+)}
+
+
+@dataclass(frozen=True)
+class Export:
+    body: bytes
+    media_type: str
+    filename: str
+
+
+def slug(title: str) -> str:
+    """An ASCII file-name stem: "Beredskap på Vestlandet" -> "beredskap-pa-vestlandet"."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-")
+    return stem or "event"
+
+
+def filename(outcomes: Outcomes, fmt: str) -> str:
+    day = outcomes.exported_at.strftime("%Y-%m-%d")
+    name = "roles" if fmt == "roles.csv" else "outcomes"
+    extension = "csv" if fmt == "roles.csv" else fmt
+    return f"{slug(outcomes.title)}-{name}-{day}.{extension}"
+
+
+def export(board: Board, fmt: str, exported_at: datetime | None = None) -> Export:
+    """Build the model from ``board`` and render it as ``fmt`` (a key of FORMATS)."""
+    chosen = FORMATS[fmt]
+    outcomes = build(board, exported_at)
+    return Export(chosen.render(outcomes), chosen.media_type, filename(outcomes, fmt))
+
+
+__all__ = ["FORMATS", "Export", "Format", "Outcomes", "build", "export", "filename"]

@@ -1,0 +1,330 @@
+"""The consolidated outcomes of one event: one model, built from its board.
+
+Every export format is rendered from this model and nothing else, so a CSV, a
+spreadsheet and a report of the same moment cannot disagree. Building it is
+pure (no I/O): it reads a ``domain.Board`` snapshot, keeps only what is live
+(deleted items, roles, merges and votes are gone), and derives what organisers
+ask for: references they can quote, merged actions with their sources, votes,
+per-room counts and the goal alignment summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from facilitation.domain import ITEM, ROLE, Board, Entity, public
+
+# Kinds the plenary adds (issue 4); built in whether or not any are present.
+MERGE = "merge"
+VOTE = "vote"
+
+STATUS_ORDER = ("proposed", "agreed", "done")
+
+
+@dataclass(frozen=True)
+class Goal:
+    id: str
+    text: str
+    known: bool = True  # False: an item still carries a goal the event no longer has
+
+
+@dataclass(frozen=True)
+class Room:
+    id: str
+    number: int  # 1-based position in the event: "R2.3" is room 2's third action
+    name: str
+    prompt: str
+    locked: bool
+    known: bool = True  # False: items of a room the event no longer lists (kept, never lost)
+
+
+@dataclass(frozen=True)
+class Action:
+    ref: str
+    id: str
+    room: Room
+    text: str
+    owner: str
+    due: date | None
+    goals: tuple[Goal, ...]
+    status: str
+    author: str
+    votes: int
+    merged_into: str  # ref of the merged action ("" when not merged)
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    stored: Entity  # the entity as the API shows it: the JSON keeps every field
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    room: Room
+    actor: str
+    role: str
+    responsibility: str
+    author: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    stored: Entity
+
+
+@dataclass(frozen=True)
+class Merged:
+    """One action agreed across rooms, listed once, with every source it came from."""
+
+    ref: str
+    id: str
+    text: str
+    sources: tuple[Action, ...]
+    rooms: tuple[Room, ...]
+    owner: str
+    due: date | None
+    status: str
+    goals: tuple[Goal, ...]
+    votes: int
+    author: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    stored: Entity
+
+
+@dataclass(frozen=True)
+class Counts:
+    actions: int = 0
+    proposed: int = 0
+    agreed: int = 0
+    done: int = 0
+    roles: int = 0
+    merged: int = 0  # actions of this room that are part of a merged action
+    votes: int = 0
+
+
+@dataclass(frozen=True)
+class RoomOutcomes:
+    room: Room
+    actions: tuple[Action, ...]
+    roles: tuple[Role, ...]
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class GoalAlignment:
+    """How many actions of each room are tagged with one plan goal."""
+
+    goal: Goal
+    per_room: tuple[int, ...]  # in the order of Outcomes.rooms
+    total: int
+
+    @property
+    def addressed(self) -> bool:
+        return self.total > 0
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    event_id: str
+    title: str
+    language: str
+    seq: int
+    exported_at: datetime
+    goals: tuple[Goal, ...]
+    rooms: tuple[RoomOutcomes, ...]
+    merges: tuple[Merged, ...]
+    alignment: tuple[GoalAlignment, ...]
+    untagged: tuple[int, ...]  # per room: actions with no goal
+    votes: tuple[Entity, ...]  # live vote entities, kept for the JSON and its re-import
+    totals: Counts = field(default_factory=Counts)
+
+    @property
+    def actions(self) -> list[Action]:
+        return [a for r in self.rooms for a in r.actions]
+
+    @property
+    def roles(self) -> list[Role]:
+        return [r for room in self.rooms for r in room.roles]
+
+
+def parse_time(raw: Any) -> datetime:
+    """Stored times are ISO 8601 UTC ("...Z"); always an aware UTC datetime here."""
+    if isinstance(raw, str) and raw:
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            return datetime.fromtimestamp(0, UTC)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return datetime.fromtimestamp(0, UTC)
+
+
+def parse_due(raw: Any) -> date | None:
+    if isinstance(raw, str) and raw:
+        try:
+            return date.fromisoformat(raw[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _rooms(board: Board) -> tuple[list[Room], dict[str, Room]]:
+    rooms = [
+        Room(r["id"], n, _text(r.get("name")), _text(r.get("prompt")), board.room_locked(r["id"]))
+        for n, r in enumerate(board.event.get("rooms", []), start=1)
+    ]
+    by_id = {r.id: r for r in rooms}
+    # Entries of a room the event no longer lists are still outcomes: never drop them.
+    for kind in (ITEM, ROLE):
+        for entity in board.live(kind):
+            room_id = entity.get("room")
+            if isinstance(room_id, str) and room_id not in by_id:
+                orphan = Room(room_id, len(rooms) + 1, f"Room {len(rooms) + 1} (removed)", "",
+                              board.room_locked(room_id), known=False)
+                rooms.append(orphan)
+                by_id[room_id] = orphan
+    return rooms, by_id
+
+
+def _goals_of(ids: Any, goals: dict[str, Goal]) -> tuple[Goal, ...]:
+    if not isinstance(ids, list):
+        return ()
+    return tuple(goals.get(g) or Goal(str(g), f"{g} (removed goal)", known=False)
+                 for g in dict.fromkeys(ids) if isinstance(g, str))
+
+
+def _voters(votes: list[Entity]) -> dict[str, set[str]]:
+    """Target id -> distinct voters (a vote without a voter counts as its own voter)."""
+    by_target: dict[str, set[str]] = {}
+    for vote in votes:
+        target = vote.get("item")
+        if isinstance(target, str):
+            by_target.setdefault(target, set()).add(_text(vote.get("voter")) or vote["id"])
+    return by_target
+
+
+def build(board: Board, exported_at: datetime | None = None) -> Outcomes:
+    """The outcomes of ``board``: pure, so it can run on any thread."""
+    event = board.event
+    goals = tuple(Goal(_text(g["id"]), _text(g.get("text"))) for g in event.get("goals", []))
+    goal_by_id = {g.id: g for g in goals}
+    rooms, room_by_id = _rooms(board)
+    votes = board.live(VOTE)
+    voters = _voters(votes)
+
+    items_by_room: dict[str, list[Entity]] = {r.id: [] for r in rooms}
+    for item in board.live(ITEM):
+        items_by_room[item["room"]].append(item)
+    roles_by_room: dict[str, list[Entity]] = {r.id: [] for r in rooms}
+    for role in board.live(ROLE):
+        roles_by_room[role["room"]].append(role)
+
+    # Which merge each live item belongs to (the first merge that lists it).
+    refs: dict[str, str] = {}
+    live_merges: list[tuple[str, Entity, list[str]]] = []
+    live_items = {i["id"] for items in items_by_room.values() for i in items}
+    for merge in board.live(MERGE):
+        sources = [i for i in dict.fromkeys(merge.get("items") or []) if i in live_items]
+        if not sources:
+            continue  # every source was deleted: nothing left to carry forward
+        ref = f"M{len(live_merges) + 1}"
+        live_merges.append((ref, merge, sources))
+        for item_id in sources:
+            refs.setdefault(item_id, ref)
+
+    actions_by_id: dict[str, Action] = {}
+    room_outcomes: list[RoomOutcomes] = []
+    for room in rooms:
+        actions = []
+        for n, item in enumerate(items_by_room[room.id], start=1):
+            action = Action(
+                ref=f"R{room.number}.{n}", id=item["id"], room=room, text=_text(item.get("text")),
+                owner=_text(item.get("owner")), due=parse_due(item.get("due")),
+                goals=_goals_of(item.get("goals"), goal_by_id),
+                status=_text(item.get("status")) or "proposed", author=_text(item.get("author")),
+                votes=len(voters.get(item["id"], ())), merged_into=refs.get(item["id"], ""),
+                version=int(item.get("version", 1)), created_at=parse_time(item.get("created_at")),
+                updated_at=parse_time(item.get("updated_at")), stored=public(item),
+            )
+            actions.append(action)
+            actions_by_id[action.id] = action
+        roles = [
+            Role(
+                id=r["id"], room=room, actor=_text(r.get("actor")), role=_text(r.get("role")),
+                responsibility=_text(r.get("responsibility")), author=_text(r.get("author")),
+                version=int(r.get("version", 1)), created_at=parse_time(r.get("created_at")),
+                updated_at=parse_time(r.get("updated_at")), stored=public(r),
+            )
+            for r in roles_by_room[room.id]
+        ]
+        room_outcomes.append(RoomOutcomes(room, tuple(actions), tuple(roles), _counts(actions, roles)))
+
+    merges = tuple(
+        _merged(ref, merge, [actions_by_id[i] for i in sources], goal_by_id, voters)
+        for ref, merge, sources in live_merges
+    )
+    alignment = tuple(
+        GoalAlignment(goal, per_room, sum(per_room))
+        for goal in goals
+        for per_room in [tuple(sum(1 for a in r.actions if goal in a.goals) for r in room_outcomes)]
+    )
+    untagged = tuple(sum(1 for a in r.actions if not a.goals) for r in room_outcomes)
+    all_actions = [a for r in room_outcomes for a in r.actions]
+    all_roles = [x for r in room_outcomes for x in r.roles]
+    return Outcomes(
+        event_id=board.event_id, title=_text(event.get("title")),
+        language=_text(event.get("language")) or "en", seq=board.seq,
+        exported_at=(exported_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0),
+        goals=goals, rooms=tuple(room_outcomes), merges=merges, alignment=alignment,
+        untagged=untagged, votes=tuple(public(v) for v in votes),
+        totals=_counts(all_actions, all_roles),
+    )
+
+
+def _counts(actions: list[Action], roles: list[Role]) -> Counts:
+    return Counts(
+        actions=len(actions),
+        proposed=sum(1 for a in actions if a.status == "proposed"),
+        agreed=sum(1 for a in actions if a.status == "agreed"),
+        done=sum(1 for a in actions if a.status == "done"),
+        roles=len(roles),
+        merged=sum(1 for a in actions if a.merged_into),
+        votes=sum(a.votes for a in actions),
+    )
+
+
+def _merged(ref: str, merge: Entity, sources: list[Action], goal_by_id: dict[str, Goal],
+            voters: dict[str, set[str]]) -> Merged:
+    """A merged action: its own fields where the moderator set them, else its sources'."""
+    rooms = tuple(dict.fromkeys(a.room for a in sources))
+    owners = [a.owner for a in sources if a.owner]
+    dues = [a.due for a in sources if a.due is not None]
+    statuses = {a.status for a in sources}
+    if statuses <= {"done"}:
+        status = "done"
+    elif statuses & {"agreed", "done"}:
+        status = "agreed"
+    else:
+        status = "proposed"
+    goals = (_goals_of(merge["goals"], goal_by_id) if isinstance(merge.get("goals"), list)
+             else tuple(dict.fromkeys(g for a in sources for g in a.goals)))
+    # Interest in a merged action: distinct voters on it or on any of its sources.
+    who: set[str] = set(voters.get(merge["id"], ()))
+    for action in sources:
+        who |= voters.get(action.id, set())
+    return Merged(
+        ref=ref, id=merge["id"], text=_text(merge.get("text")) or sources[0].text,
+        sources=tuple(sources), rooms=rooms,
+        owner=_text(merge.get("owner")) or "; ".join(dict.fromkeys(owners)),
+        due=parse_due(merge.get("due")) or (min(dues) if dues else None),
+        status=_text(merge.get("status")) or status, goals=goals, votes=len(who),
+        author=_text(merge.get("author")), version=int(merge.get("version", 1)),
+        created_at=parse_time(merge.get("created_at")),
+        updated_at=parse_time(merge.get("updated_at")), stored=public(merge),
+    )

@@ -1,0 +1,48 @@
+"""``GET /api/events/{event}/outcomes.{fmt}``: the organiser's downloads.
+
+Works with the organiser's bearer token and with the session cookie that
+opening the organiser's link sets, so the moderator page's download links work
+in a browser. Building and rendering run on a worker thread: a 10,000-action
+export does not stall the event loop that serves every room's live updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from facilitation import errors
+from facilitation.outcomes import FORMATS, export
+from facilitation.outcomes.report import report_csp
+from facilitation.security import resolve
+from facilitation.web.api import services_of
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+
+async def outcomes(request: Request) -> Response:
+    event_id, fmt = request.path_params["event"], request.path_params["fmt"]
+    services = services_of(request)
+    access = resolve(request, event_id, await services.secrets(event_id))
+    access.require_moderate()
+    if fmt not in FORMATS:
+        raise errors.NotFound(
+            f"No such format. Ask for one of: outcomes.{', outcomes.'.join(FORMATS)}."
+        )
+    board = await services.board(event_id)
+    result = await asyncio.to_thread(export, board, fmt)
+    # The HTML report opens in the browser (to read, print, or save as PDF); the rest download.
+    disposition = "inline" if fmt == "html" else "attachment"
+    headers = {"content-disposition": f'{disposition}; filename="{result.filename}"'}
+    if fmt == "html":
+        # Its own policy replaces the app's: the report's one inline stylesheet, by hash.
+        headers["content-security-policy"] = report_csp()
+    return Response(result.body, media_type=result.media_type, headers=headers)
+
+
+def routes() -> list[Route]:
+    return [Route("/api/events/{event}/outcomes.{fmt}", outcomes, methods=["GET"])]

@@ -1,0 +1,276 @@
+"""The outcomes downloads, each opened with a real reader, for an event full of hostile text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+import icalendar
+import openpyxl
+import pytest
+from markdown_it import MarkdownIt
+
+from tests.conftest import Server, auth
+from tests.outcomes_fixtures import (
+    FORMULA, HTMX, MARKUP, MULTILINE, SCRIPT, WORLD, Hostile, hostile_event,
+)
+
+DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.fixture(scope="module")
+async def hostile(server: Server) -> AsyncIterator[Hostile]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        yield await hostile_event(http, server)
+
+
+async def download(client: httpx.AsyncClient, h: Hostile, fmt: str) -> httpx.Response:
+    answer = await client.get(f"/api/events/{h.event['id']}/outcomes.{fmt}", headers=auth(h.token))
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+async def test_json_is_complete_and_versioned(client: httpx.AsyncClient, hostile: Hostile) -> None:
+    answer = await download(client, hostile, "json")
+    assert answer.headers["content-type"].startswith("application/json")
+    assert "attachment" in answer.headers["content-disposition"]
+    doc = answer.json()
+    assert doc["schema"] == 1
+    ids = [a["id"] for a in doc["actions"]]
+    assert sorted(ids) == sorted(hostile.live_items) and len(ids) == len(set(ids))
+    assert not set(ids) & hostile.deleted_items
+    assert sorted(r["id"] for r in doc["roles"]) == sorted(hostile.live_roles)
+    for action in doc["actions"]:
+        stored = hostile.live_items[action["id"]]
+        for name in ("text", "owner", "due", "goals", "status", "created_at", "updated_at"):
+            assert action[name] == stored[name]
+    assert WORLD in {a["text"] for a in doc["actions"]}
+    [merge] = doc["merges"]
+    assert merge["id"] == hostile.merge_id
+    assert merge["live_items"] == hostile.merge_sources  # the deleted source is gone
+    assert merge["sources"] == ["R1.1", "R2.2"] and len(merge["room_names"]) == 2
+    contact = next(a for a in doc["actions"] if a["id"] == hostile.merge_sources[0])
+    assert contact["merged_into"] == "M1" and contact["votes"] == 2 and contact["status"] == "agreed"
+    assert doc["totals"]["actions"] == len(hostile.live_items)
+    alignment = {line["text"]: line for line in doc["goal_alignment"]}
+    assert alignment["Shared situational picture"]["total"] == 3
+    assert alignment["Funding for pilots"]["addressed"] is False
+
+
+# -- CSV -------------------------------------------------------------------------------------
+
+
+def read_csv(body: bytes) -> list[dict[str, str]]:
+    assert body.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM, for Excel"
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+
+
+def unquote(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:2] in DANGEROUS_START else cell
+
+
+async def test_actions_csv(client: httpx.AsyncClient, hostile: Hostile) -> None:
+    answer = await download(client, hostile, "csv")
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert answer.headers["content-disposition"].endswith('-outcomes-' + date.today().isoformat()
+                                                          + '.csv"')
+    rows = read_csv(answer.content)
+    actions = [r for r in rows if r["type"] == "action"]
+    assert [r["id"] for r in actions].count(actions[0]["id"]) == 1
+    assert sorted(r["id"] for r in actions) == sorted(hostile.live_items)
+    assert "DELETED" not in answer.content.decode("utf-8-sig")
+    # Room by room, in the order of creation within each room.
+    assert [r["ref"] for r in actions][:3] == ["R1.1", "R1.2", "R1.3"]
+    [merged] = [r for r in rows if r["type"] == "merged"]
+    assert merged["sources"] == "R1.1; R2.2" and merged["id"] == hostile.merge_id
+    for row in rows:
+        for cell in row.values():
+            assert not cell.startswith(DANGEROUS_START), cell
+    texts = {unquote(r["action"]) for r in actions}
+    assert {SCRIPT, HTMX, FORMULA, MULTILINE, WORLD, MARKUP} <= texts
+    by_text = {unquote(r["action"]): r for r in actions}
+    assert by_text[FORMULA]["action"] == "'" + FORMULA
+    assert by_text[FORMULA]["owner"].startswith("'=")
+    assert by_text[WORLD]["goals"] == "Shared situational picture; Clear roles"
+    assert by_text[WORLD]["room"] == "Havner og kritisk infrastruktur"
+    assert by_text[WORLD]["due"] == "2027-01-31"
+    assert by_text[SCRIPT]["merged into"] == "M1" and by_text[SCRIPT]["votes"] == "2"
+    assert by_text[HTMX]["room"] == "'=Citizens <i>&</i> households"
+
+
+async def test_roles_csv(client: httpx.AsyncClient, hostile: Hostile) -> None:
+    answer = await download(client, hostile, "roles.csv")
+    assert '-roles-' in answer.headers["content-disposition"]
+    rows = read_csv(answer.content)
+    assert sorted(r["id"] for r in rows) == sorted(hostile.live_roles)
+    assert "DELETED ROLE" not in answer.content.decode("utf-8-sig")
+    by_actor = {r["actor"]: r for r in rows}
+    assert by_actor["'=Municipality"]["responsibility"] == MULTILINE
+    assert by_actor["Fournisseurs d'énergie ⚡"]["role"] == "Point de contact"
+
+
+# -- XLSX ------------------------------------------------------------------------------------
+
+
+async def test_xlsx(client: httpx.AsyncClient, hostile: Hostile) -> None:
+    answer = await download(client, hostile, "xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(answer.content))
+    assert book.sheetnames == ["Actions", "Roles", "Goal alignment", "Rooms"]
+    sheet = book["Actions"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref and sheet.auto_filter.ref.startswith("A1:")
+    header = [c.value for c in sheet[1]]
+    assert all(c.font.b for c in sheet[1])
+    assert sheet.column_dimensions["D"].width >= 40
+    rows = [dict(zip(header, (c.value for c in row), strict=True))
+            for row in sheet.iter_rows(min_row=2)]
+    for row in sheet.iter_rows():
+        for cell in row:
+            assert cell.data_type != "f"
+            if isinstance(cell.value, str):
+                assert not cell.value.startswith(DANGEROUS_START), cell.value
+    actions = [r for r in rows if r["type"] == "action"]
+    assert sorted(r["id"] for r in actions) == sorted(hostile.live_items)
+    assert len([r for r in rows if r["type"] == "merged"]) == 1
+    by_text = {unquote(r["action"]): r for r in actions}
+    assert {SCRIPT, HTMX, FORMULA, MULTILINE, WORLD, MARKUP} <= set(by_text)
+    assert by_text[WORLD]["due"] == datetime(2027, 1, 31)  # a real date, not text
+    assert isinstance(by_text[WORLD]["created (UTC)"], datetime)
+    roles = list(book["Roles"].iter_rows(min_row=2, values_only=True))
+    assert len(roles) == len(hostile.live_roles)
+    alignment = list(book["Goal alignment"].iter_rows(values_only=True))
+    assert alignment[0][1] == "Havner og kritisk infrastruktur"
+    assert alignment[0][2] == "'=Citizens <i>&</i> households"
+    funding = next(r for r in alignment if r[0] == "Funding for pilots")
+    assert funding[-1] == "NOT ADDRESSED"
+    rooms = list(book["Rooms"].iter_rows(min_row=2, values_only=True))
+    assert [r[2] for r in rooms] == [3, 3, 4]
+
+
+# -- Markdown --------------------------------------------------------------------------------
+
+
+async def test_markdown_is_literal(client: httpx.AsyncClient, hostile: Hostile) -> None:
+    answer = await download(client, hostile, "md")
+    text = answer.content.decode("utf-8")
+    assert "DELETED" not in text
+    assert WORLD in text  # nothing in it needs escaping but its dash and colon... and the emoji
+    rendered = MarkdownIt("commonmark").enable("table").render(text)
+    # Every hostile string comes out as text: no tag, no link, no emphasis from user input.
+    assert "<script" not in rendered and "<div" not in rendered and "<i>" not in rendered
+    assert "<b>" not in rendered and "href" not in rendered and "<code>" not in rendered
+    assert "&lt;script&gt;" in rendered
+    assert rendered.count("<h2>") == 3 + 3  # summary, three rooms, merged, goal alignment
+    assert "<h1>Outcomes: Beredskap &amp; &lt;b&gt;Preparedness&lt;/b&gt; 🌊</h1>" in rendered
+    # Multi-line text stays inside its list item, as line breaks.
+    assert "Line one of the plan<br />\nLine two<br />\n# Not a heading" in rendered
+    assert "R1.1" in text and "sources: R1.1" in text
+    assert "not addressed" in text
+
+
+# -- HTML ------------------------------------------------------------------------------------
+
+
+class Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+async def test_html_report(client: httpx.AsyncClient, hostile: Hostile) -> None:
+    answer = await download(client, hostile, "html")
+    assert answer.headers["content-disposition"].startswith("inline;")
+    policy = answer.headers["content-security-policy"]
+    assert "script" not in policy and "unsafe" not in policy and "default-src 'none'" in policy
+    page = Collect()
+    page.feed(answer.content.decode("utf-8"))
+    names = [t for t, _ in page.tags]
+    assert "script" not in names and "iframe" not in names and "img" not in names
+    for _, attrs in page.tags:
+        assert not any(a.startswith(("on", "hx-")) for a in attrs)
+    body = "".join(page.text)
+    for hostile_text in (SCRIPT, HTMX, FORMULA, WORLD, MARKUP, "Line two\n\n# Not a heading"):
+        assert hostile_text in body
+    assert "DELETED" not in body
+    assert names.count("section") == 1 + 3 + 2
+    assert "break-before: page" in body  # the print stylesheet
+
+
+# -- ICS -------------------------------------------------------------------------------------
+
+
+async def test_ics(client: httpx.AsyncClient, hostile: Hostile) -> None:
+    answer = await download(client, hostile, "ics")
+    assert answer.headers["content-type"].startswith("text/calendar")
+    calendar = icalendar.Calendar.from_ical(answer.content)
+    events = list(calendar.walk("VEVENT"))
+    due = {i["id"]: i for i in hostile.live_items.values() if i["due"]}
+    assert sorted(str(e["uid"]).split("@")[0] for e in events) == sorted(due)
+    for event in events:
+        item = due[str(event["uid"]).split("@")[0]]
+        assert event.decoded("dtstart") == date.fromisoformat(item["due"])
+        assert item["owner"] in str(event["summary"])
+        assert item["text"] in str(event["description"])
+    world = next(e for e in events if WORLD in str(e["summary"]))
+    assert "Ola Nordmann 🧭" in str(world["summary"])
+
+
+# -- access ----------------------------------------------------------------------------------
+
+
+async def test_only_the_organiser_downloads(client: httpx.AsyncClient, hostile: Hostile) -> None:
+    path = f"/api/events/{hostile.event['id']}/outcomes.csv"
+    assert (await client.get(path)).status_code == 401
+    assert (await client.get(path, headers=auth("nonsense"))).status_code == 401
+    event = (await client.get(f"/api/events/{hostile.event['id']}",
+                              headers=auth(hostile.token))).json()
+    for token in (event["plenary_token"], event["rooms"][0]["join_token"]):
+        answer = await client.get(path, headers=auth(token))
+        assert answer.status_code == 403 and answer.json()["error"]["code"]
+    answer = await client.get(f"/api/events/{hostile.event['id']}/outcomes.exe",
+                              headers=auth(hostile.token))
+    assert answer.status_code == 404
+    answer = await client.get("/api/events/nope/outcomes.csv", headers=auth(hostile.token))
+    assert answer.status_code == 404
+
+
+async def test_the_organisers_browser_session_downloads(server: Server, hostile: Hostile) -> None:
+    room = hostile.rooms[0]["id"]
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as browser:
+        opened = await browser.get(f"/e/{hostile.event['id']}/r/{room}?t={hostile.token}",
+                                   follow_redirects=True)
+        assert opened.status_code == 200
+        answer = await browser.get(f"/api/events/{hostile.event['id']}/outcomes.xlsx")
+        assert answer.status_code == 200
+        assert answer.content.startswith(b"PK")
+
+
+async def test_an_empty_event_exports_every_format(client: httpx.AsyncClient) -> None:
+    from tests.conftest import new_event
+
+    event = await new_event(client, {"title": "Empty", "rooms": [{"name": "Only room"}]})
+    for fmt in ("json", "csv", "roles.csv", "xlsx", "md", "html", "ics"):
+        answer = await client.get(f"/api/events/{event['id']}/outcomes.{fmt}",
+                                  headers=auth(event["organiser_token"]))
+        assert answer.status_code == 200, (fmt, answer.text)
+    doc = json.loads((await client.get(f"/api/events/{event['id']}/outcomes.json",
+                                       headers=auth(event["organiser_token"]))).content)
+    assert doc["actions"] == [] and doc["merges"] == [] and doc["goal_alignment"] == []
+
+
