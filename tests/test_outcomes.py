@@ -8,7 +8,6 @@ import json
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from html.parser import HTMLParser
-from typing import Any
 
 import httpx
 import icalendar
@@ -18,7 +17,14 @@ from markdown_it import MarkdownIt
 
 from tests.conftest import Server, auth
 from tests.outcomes_fixtures import (
-    FORMULA, HTMX, MARKUP, MULTILINE, SCRIPT, WORLD, Hostile, hostile_event,
+    FORMULA,
+    HTMX,
+    MARKUP,
+    MULTILINE,
+    SCRIPT,
+    WORLD,
+    Hostile,
+    hostile_event,
 )
 
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
