@@ -78,7 +78,7 @@ def run_target(server: servers.Server, rooms: int, per_room: int, plenary: int,
                 print(f"   {rate:>7.1f}/s x {duration:.0f} s: last screen p99 "
                       f"{r['last_screen_ms']['p99']} ms, ack p99 {r['ack_ms']['p99']} ms, "
                       f"{r['deliveries_per_s']} deliveries/s, cpu {r['server_cpu_pct']}% "
-                      f"(generator {r['generator_cpu_pct']}%), "
+                      f"(generator {r['generator_cpu_pct']}%, others {r['other_cpu_pct']}%), "
                       f"errors {r['errors'] or 0}", flush=True)
                 if stop is not None and stop(r):
                     break
@@ -100,11 +100,11 @@ def row(name: str, res: dict[str, Any], step: dict[str, Any]) -> list[Any]:
     ls = step["last_screen_ms"]
     return [name, ls["p50"], ls["p99"], ls["max"], step["deliveries_per_s"], n_errors(step),
             step["server_cpu_pct"], step["server_rss_mb_peak"], res["kb_per_connection"],
-            step["generator_cpu_pct"]]
+            step["generator_cpu_pct"], step["other_cpu_pct"]]
 
 
 COLUMNS = ["target", "p50 ms", "p99 ms", "max ms", "deliveries/s", "errors", "server CPU %",
-           "server RSS MB", "KB/conn", "generator CPU %"]
+           "server RSS MB", "KB/conn", "generator CPU %", "others' CPU %"]
 
 
 def fanout_scenario(scenario: str, args: argparse.Namespace, rooms: int, per_room: int,

@@ -138,7 +138,17 @@ def app(workers: int = 1, redis_url: str | None = None, extra_env: dict[str, str
     argv = [*app_binary(), "serve", "--host", HOST, "--port", str(port)]
     if workers > 1:
         argv += ["--workers", str(workers)]
-    env = {"FACILITATION_ADMIN_TOKEN": ADMIN_TOKEN, **(extra_env or {})}
+    env = {
+        "FACILITATION_ADMIN_TOKEN": ADMIN_TOKEN,
+        "FACILITATION_PUBLIC_URL": f"http://{HOST}:{port}",
+        "FACILITATION_DEMO": "false",  # an empty server: only the benchmark's own event
+        # The generator's writers in one room share that room's join token (real people each
+        # have their own session), so the per-token abuse limits are lifted; every other
+        # setting is the app's default.
+        "FACILITATION_WRITE_RATE_PER_MINUTE": "100000000",
+        "FACILITATION_MAX_SOCKETS_PER_SESSION": "100000",
+        **(extra_env or {}),
+    }
     if redis_url:
         env["FACILITATION_REDIS_URL"] = redis_url
     return Server(name, argv, port, port, env)
