@@ -21,7 +21,7 @@ from facilitation import config, errors
 from facilitation.render import STATIC, Renderer
 from facilitation.security import BodyLimit
 from facilitation.services import Services
-from facilitation.web import api, pages
+from facilitation.web import api, moderate, moderation_api, pages, plenary
 from facilitation.web import outcomes as outcomes_web
 
 if TYPE_CHECKING:
@@ -135,6 +135,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
     settings = settings or config.with_secrets(config.from_environ())[0]
     renderer = Renderer()
     services = Services.build(settings, renderer)
+    plenary.install(renderer, services.presence)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -149,6 +150,9 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         *api.routes(),
         *outcomes_web.routes(),
         *pages.routes(),
+        *moderation_api.routes(),
+        *plenary.routes(),
+        *moderate.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [

@@ -26,6 +26,17 @@ ITEM = "item"
 ROLE = "role"
 EVENT = "event"
 ROOM = "room"
+# Moderator state (Part 3, the plenary). All event-wide: their changes carry room None.
+MERGE = "merge"
+VOTE = "vote"
+PLENARY = "plenary"
+TIMER = "timer"
+MESSAGE = "message"
+
+# The singletons' entity ids: one plenary state, one timer, one message per event.
+PLENARY_ID = "plenary"
+TIMER_ID = "timer"
+MESSAGE_ID = "message"
 
 STATUSES = ("proposed", "agreed", "done")
 
@@ -35,6 +46,21 @@ EDITABLE: dict[str, tuple[str, ...]] = {
     ROLE: ("actor", "role", "responsibility", "author"),
     EVENT: ("title", "goals", "rooms", "language"),
     ROOM: ("locked",),
+    # merge {"id", "text", "items": [item ids], "rooms": [room ids, in first-seen order],
+    #        "goals": [goal ids], "status", "version", "created_at", "updated_at"}:
+    # one joint action that stands for its source items; the items stay in their rooms'
+    # history, and the board and the outcomes show the merge once instead of them.
+    MERGE: ("text", "items", "rooms", "goals", "status", "owner", "due"),
+    # vote {"id", "item": item or merge id, "voter": opaque person id, "version", ...}:
+    # id = vote_id(voter, item), so one person has at most one vote per action.
+    VOTE: ("item", "voter"),
+    # plenary {"id": "plenary", "view": one of PLENARY_VIEWS, "spotlight": room id | None,
+    #          "sort": "time" | "votes", "voting": bool, "votes_per_person": int}
+    PLENARY: ("view", "spotlight", "sort", "voting", "votes_per_person"),
+    # timer {"id": "timer", "ends_at": ISO time | None, "seconds": the duration set}
+    TIMER: ("ends_at", "seconds", "label"),
+    # message {"id": "message", "text": "" when cleared}: shown in every room and the plenary
+    MESSAGE: ("text",),
 }
 
 DEFAULTS: dict[str, Entity] = {
@@ -42,7 +68,17 @@ DEFAULTS: dict[str, Entity] = {
     ROLE: {"responsibility": "", "author": ""},
     EVENT: {"goals": [], "rooms": [], "language": "en"},
     ROOM: {"locked": False},
+    MERGE: {"goals": [], "status": "proposed", "owner": "", "due": None},
+    PLENARY: {"view": "rooms", "spotlight": None, "sort": "time", "voting": False,
+              "votes_per_person": 3},
+    TIMER: {"ends_at": None, "seconds": 0, "label": ""},
+    MESSAGE: {"text": ""},
 }
+
+PLENARY_VIEWS = ("rooms", "spotlight", "goals", "roles", "priorities", "join")
+
+# Kinds that may be created again after a delete (a vote withdrawn and given again).
+RECREATABLE = frozenset({VOTE})
 
 # Kinds whose writes are refused while their room is locked.
 LOCKABLE = frozenset({ITEM, ROLE})
@@ -93,6 +129,11 @@ def entity_key(kind: str, entity_id: str) -> str:
     return f"{kind}:{entity_id}"
 
 
+def vote_id(voter: str, item: str) -> str:
+    """The one vote ``voter`` may give ``item``: the same pair is always the same entity."""
+    return hashlib.sha256(f"{voter}\x00{item}".encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class Command:
     """One requested change to one entity.
@@ -109,6 +150,9 @@ class Command:
     version: int | None = None
     key: str = ""
     fingerprint: str = ""
+    # The moderator annotating an item in plenary (goals, agreed) is not a write by the
+    # room: it passes a room's lock. Only the organiser's moderation endpoints set it.
+    moderated: bool = False
 
     @property
     def entity_key(self) -> str:
@@ -127,6 +171,7 @@ def make_command(
     fields: Entity | None = None,
     version: int | None = None,
     key: str | None = None,
+    moderated: bool = False,
 ) -> Command:
     """Build a command with its idempotency key and body fingerprint.
 
@@ -146,22 +191,26 @@ def make_command(
             key = f"{kind}:{entity_id}:v{version}:{fingerprint}"
         else:
             key = f"{kind}:{entity_id}:deleted"
-    return Command(kind, op, entity_id, room, body, version, key, fingerprint)
+    return Command(kind, op, entity_id, room, body, version, key, fingerprint, moderated)
 
 
 def decide(command: Command, current: Entity | None, room_locked: bool, at: str) -> Entity:
     """The entity after ``command``, or a DomainError saying why not."""
-    if command.kind in LOCKABLE and room_locked:
+    if command.kind in LOCKABLE and room_locked and not command.moderated:
         raise Locked("This room is closed: the moderator has locked it.")
     if command.op == "create":
+        version = 1
         if current is not None:
-            raise Conflict("This id is already used by another entry.")
+            if not (current.get("deleted") and command.kind in RECREATABLE):
+                raise Conflict("This id is already used by another entry.")
+            # Given again after a withdrawal: one entity, its history continues.
+            version = current["version"] + 1
         entity: Entity = {"id": command.entity_id}
         if command.room is not None:
             entity["room"] = command.room
         entity.update(DEFAULTS.get(command.kind, {}))
         entity.update(command.fields)
-        entity.update(version=1, created_at=at, updated_at=at)
+        entity.update(version=version, created_at=at, updated_at=at)
         return entity
     if current is None or current.get("deleted"):
         raise NotFound("No such entry; it may have been deleted.")
@@ -256,6 +305,13 @@ class Board:
             if room["id"] == room_id:
                 return dict(room, locked=self.room_locked(room_id))
         return None
+
+    def singleton(self, kind: str) -> Entity:
+        """The plenary state, timer or message, with defaults before the first change."""
+        found = self.entities.get(entity_key(kind, kind))
+        if found is None or found.get("deleted"):
+            return {"id": kind, **DEFAULTS.get(kind, {}), "version": 0}
+        return found
 
     def room_locked(self, room: str | None) -> bool:
         if room is None:

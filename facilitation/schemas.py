@@ -111,3 +111,68 @@ def changed_fields(patch: BaseModel) -> dict[str, Any]:
     if "status" in values and values["status"] is None:
         raise Unprocessable("status: may not be null")
     return values
+
+
+# -- moderation (Part 3) -------------------------------------------------------------------
+
+
+class RoomEdit(Strict):
+    id: str | None = None  # None: a new room
+    name: Name
+    prompt: OptionalText = ""
+
+
+class GoalEdit(Strict):
+    id: str | None = None  # None: a new goal
+    text: Name
+
+
+class EventPatch(Strict):
+    title: Name | None = None
+    rooms: list[RoomEdit] | None = Field(default=None, min_length=1, max_length=100)
+    goals: list[GoalEdit] | None = Field(default=None, max_length=100)
+
+
+class MergeIn(Strict):
+    id: uuid.UUID
+    items: list[str] = Field(min_length=2, max_length=50)
+    text: OptionalText | None = None
+
+
+class MergePatch(Strict):
+    version: int = Field(ge=1)
+    text: Text | None = None
+    goals: list[str] | None = Field(default=None, max_length=100)
+    status: Status | None = None
+
+
+class ModeratedItemPatch(Strict):
+    """What the moderator may set on a room's item in plenary, lock or not."""
+
+    goals: list[str] | None = Field(default=None, max_length=100)
+    status: Status | None = None
+
+
+PlenaryView = Literal["rooms", "spotlight", "goals", "roles", "priorities", "join"]
+
+
+class PlenaryPatch(Strict):
+    view: PlenaryView | None = None
+    spotlight: str | None = None
+    sort: Literal["time", "votes"] | None = None
+    voting: bool | None = None
+    votes_per_person: int | None = Field(default=None, ge=1, le=20)
+
+
+class TimerIn(Strict):
+    seconds: int = Field(ge=1, le=24 * 3600)
+    label: OptionalName = ""
+
+
+class MessageIn(Strict):
+    text: OptionalName
+
+
+class VoteIn(Strict):
+    item: str = Field(min_length=1, max_length=64)
+    voter: OptionalName = ""  # API clients name the person; pages use the browser session

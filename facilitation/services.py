@@ -16,6 +16,7 @@ from facilitation import domain, errors
 from facilitation.broker import Broker, create_broker
 from facilitation.domain import EVENT, Appended, Board, Command, Secrets, make_command
 from facilitation.hub import Hubs, Listener
+from facilitation.presence import MemoryPresence, Presence, create_presence
 from facilitation.security import ORGANISER, PLENARY, Access
 from facilitation.store import Store, StoreUnavailable, create_store
 
@@ -36,19 +37,22 @@ class Services:
     renderer: Renderer
     hubs: Hubs
     sockets: set[Listener] = field(default_factory=set)
+    presence: Presence = field(default_factory=MemoryPresence)
 
     @classmethod
     def build(cls, settings: Settings, renderer: Renderer) -> Services:
         broker = create_broker(settings)
         store = create_store(settings, broker)
         hubs = Hubs(store, broker, renderer.frame)
-        return cls(settings, store, broker, renderer, hubs)
+        return cls(settings, store, broker, renderer, hubs, presence=create_presence(settings))
 
     async def start(self) -> None:
         await self.broker.connect()
         await self.store.connect()
+        await self.presence.start()
 
     async def stop(self) -> None:
+        await self.presence.stop()
         await self.hubs.close()
         await self.store.disconnect()
         await self.broker.disconnect()
@@ -104,6 +108,46 @@ class Services:
         except (StoreUnavailable, ConnectionError, TimeoutError, OSError) as error:
             log.warning("append to event %s failed: %s", event_id, error)
             raise errors.ServiceUnavailable() from None
+
+    async def upsert(
+        self, event_id: str, kind: str, entity_id: str, room: str | None,
+        fields: dict[str, Any] | None, *, delete: bool = False, moderated: bool = False,
+    ) -> Appended | None:
+        """Set moderator state whatever it was: create, re-create, update or delete.
+
+        Each command is keyed by the version it was based on, so a retry of the same
+        request is stored once while the same setting made again later (lock, unlock,
+        lock) is a new change. A concurrent writer makes the version stale; read
+        again and retry. Deleting what is not there is None (nothing to do).
+        """
+        for _ in range(8):
+            board = await self.board(event_id)
+            current = board.entities.get(domain.entity_key(kind, entity_id))
+            gone = current is None or bool(current.get("deleted"))
+            if delete:
+                if gone:
+                    return None
+                assert current is not None
+                version = current["version"]
+                command = make_command(kind, "delete", entity_id, room, version=version,
+                                       key=f"{kind}:{entity_id}:v{version}:deleted",
+                                       moderated=moderated)
+            elif current is None:
+                command = make_command(kind, "create", entity_id, room, fields,
+                                       moderated=moderated)
+            elif gone:
+                version = current["version"]
+                command = make_command(kind, "create", entity_id, room, fields,
+                                       key=f"{kind}:{entity_id}:v{version}:again",
+                                       moderated=moderated)
+            else:
+                command = make_command(kind, "update", entity_id, room, fields,
+                                       version=current["version"], moderated=moderated)
+            try:
+                return await self.submit(event_id, command)
+            except errors.Conflict:
+                continue  # someone else changed it in between: decide on the fresh state
+        raise errors.Conflict("This was changed by someone else many times at once; try again.")
 
     async def _guard(self, awaitable: Awaitable[T]) -> T:
         try:

@@ -148,6 +148,53 @@
       }
     });
     syncLockState();
+    setInterval(tickTimers, 1000);
+    tickTimers();
+    if (document.body.classList.contains("plenary-page")) setInterval(autoScroll, 7000);
+  });
+
+  // The moderator's countdown: the server sends when it ends; each page counts down.
+  function tickTimers() {
+    document.querySelectorAll(".timer[data-ends-at]").forEach(function (timer) {
+      var left = Math.round((Date.parse(timer.getAttribute("data-ends-at")) - Date.now()) / 1000);
+      var clock = timer.querySelector(".timer-clock");
+      if (!clock || isNaN(left)) return;
+      if (left <= 0) {
+        clock.textContent = timer.getAttribute("data-done") || "0:00";
+        timer.setAttribute("data-state", "done");
+        return;
+      }
+      var m = Math.floor(left / 60), s = left % 60;
+      clock.textContent = m + ":" + (s < 10 ? "0" : "") + s;
+      timer.setAttribute("data-state", left <= 60 ? "soon" : "running");
+    });
+  }
+
+  // The projected board has no scroll bars: a pane longer than the screen turns its
+  // pages by itself, then starts again from the top.
+  function autoScroll() {
+    document.querySelectorAll("[data-autoscroll]").forEach(function (pane) {
+      var more = pane.scrollHeight > pane.clientHeight + 4;
+      pane.classList.toggle("has-more", more && pane.scrollTop + pane.clientHeight < pane.scrollHeight - 4);
+      if (!more) return;
+      var atEnd = pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 4;
+      var reduce = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      pane.scrollTo({ top: atEnd ? 0 : pane.scrollTop + pane.clientHeight * 0.85, behavior: reduce ? "auto" : "smooth" });
+    });
+  }
+
+  // A re-rendered board keeps each pane where it had turned to.
+  var scrollPositions = {};
+  document.addEventListener("htmx:oobBeforeSwap", function () {
+    document.querySelectorAll("[data-autoscroll][id]").forEach(function (pane) {
+      scrollPositions[pane.id] = pane.scrollTop;
+    });
+  });
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    document.querySelectorAll("[data-autoscroll][id]").forEach(function (pane) {
+      if (scrollPositions[pane.id]) pane.scrollTop = scrollPositions[pane.id];
+    });
+    tickTimers();
   });
 
   // A locked room disables its forms at once, not only when they are submitted.

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, live
-from facilitation.domain import ITEM, ROLE, make_command, public
+from facilitation.domain import ITEM, MESSAGE, ROLE, TIMER, make_command, public
 from facilitation.schemas import (
     NAME_MAX,
     ItemIn,
@@ -93,6 +93,7 @@ def author_of(me: dict[str, str] | None) -> str:
 def room_context(board: Board, room: dict[str, Any], access: Access) -> dict[str, Any]:
     return {
         "event": board.event, "room": room, "seq": board.seq,
+        "timer": board.singleton(TIMER), "message": board.singleton(MESSAGE),
         "base": f"/e/{board.event_id}/r/{room['id']}",
         "can_write": access.may_write(room["id"]),
     }
@@ -307,7 +308,13 @@ async def room_socket(websocket: WebSocket) -> None:
     access.require_read(room_id)
     after = parse_after(websocket.query_params.get("after"))
     await websocket.accept()
-    await live.stream(websocket, services, event_id, f"room:{room_id}", room_id, after)
+    # Presence: one person per browser session, however many tabs it has open here.
+    person = str(websocket.session.get("sid") or id(websocket))
+    await services.presence.enter(event_id, room_id, person)
+    try:
+        await live.stream(websocket, services, event_id, f"room:{room_id}", room_id, after)
+    finally:
+        await services.presence.leave(event_id, room_id, person)
 
 
 def routes() -> list[Route | WebSocketRoute]:

@@ -1,0 +1,224 @@
+"""The plenary's read models: pure functions of a Board.
+
+The plenary board, the moderator's page and the API all see the event through
+these: the *actions* (items not merged away, plus the joint actions that replaced
+them), their votes, the goal alignment matrix, the roles matrix with its
+conflicts, and likely duplicates across rooms. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import fuzz, utils
+
+from facilitation.domain import ITEM, MERGE, PLENARY, ROLE, VOTE, Board, Entity
+
+# Role names that mean "this actor leads it": two of them on one responsibility clash.
+LEAD_WORDS = ("lead", "leader", "coordinator", "coordinates", "owner", "chair", "convener",
+              "responsible", "in charge")
+# How alike two responsibilities must be (rapidfuzz token_sort_ratio, 0-100) to be "the same".
+SAME_RESPONSIBILITY = 85
+# How alike two items from different rooms must be to be offered as a likely duplicate.
+DUPLICATE_SCORE = 70
+
+
+def merged_items(board: Board) -> dict[str, Entity]:
+    """Item id -> the live merge that now stands for it."""
+    found: dict[str, Entity] = {}
+    for merge in board.live(MERGE):
+        for item_id in merge["items"]:
+            found[item_id] = merge
+    return found
+
+
+def voters(board: Board) -> dict[str, set[str]]:
+    """Action id -> the people who gave it a vote."""
+    out: dict[str, set[str]] = {}
+    for vote in board.live(VOTE):
+        out.setdefault(vote["item"], set()).add(vote["voter"])
+    return out
+
+
+@dataclass
+class Action:
+    """One line of the board: a room's item, or a joint action merged from several."""
+
+    kind: str  # "item" | "merge"
+    entity: Entity
+    rooms: list[str]
+    goals: list[str]
+    votes: int = 0
+    sources: list[Entity] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return str(self.entity["id"])
+
+    @property
+    def text(self) -> str:
+        return str(self.entity["text"])
+
+    @property
+    def created_at(self) -> str:
+        return str(self.entity["created_at"])
+
+
+def actions(board: Board, sort: str = "time") -> list[Action]:
+    """Every action once: unmerged items and merges, with their votes."""
+    merged = merged_items(board)
+    given = voters(board)
+    out: list[Action] = []
+    for item in board.live(ITEM):
+        if item["id"] in merged:
+            continue
+        out.append(Action("item", item, [item["room"]], list(item.get("goals", [])),
+                          len(given.get(item["id"], ()))))
+    items = {i["id"]: i for i in board.live(ITEM)}
+    for merge in board.live(MERGE):
+        sources = [items[i] for i in merge["items"] if i in items]
+        goals = list(dict.fromkeys(
+            list(merge.get("goals", [])) + [g for s in sources for g in s.get("goals", [])]))
+        people = set(given.get(merge["id"], set()))
+        for source in sources:
+            people |= given.get(source["id"], set())
+        out.append(Action("merge", merge, list(merge["rooms"]), goals, len(people), sources))
+    out.sort(key=lambda a: a.created_at)
+    if sort == "votes":
+        out.sort(key=lambda a: -a.votes)  # stable: ties keep their order in time
+    return out
+
+
+def room_actions(board: Board, room_id: str, sort: str = "time") -> list[Action]:
+    return [a for a in actions(board, sort) if room_id in a.rooms]
+
+
+def votes_left(board: Board, voter: str) -> int:
+    budget = int(board.singleton(PLENARY).get("votes_per_person", 3))
+    used = sum(1 for v in board.live(VOTE) if v["voter"] == voter)
+    return max(0, budget - used)
+
+
+def my_votes(board: Board, voter: str) -> set[str]:
+    return {v["item"] for v in board.live(VOTE) if v["voter"] == voter}
+
+
+# -- goal alignment ----------------------------------------------------------------------
+
+
+def goal_matrix(board: Board) -> dict[str, Any]:
+    """Plan goals x rooms: how many actions of each room serve each goal.
+
+    A joint action counts once in every room it came from, and once in the total.
+    Goals no room addressed are marked; so is each room's count of untagged actions.
+    """
+    rooms = board.event.get("rooms", [])
+    all_actions = actions(board)
+    rows = []
+    for goal in board.event.get("goals", []):
+        serving = [a for a in all_actions if goal["id"] in a.goals]
+        cells = [sum(1 for a in serving if room["id"] in a.rooms) for room in rooms]
+        rows.append({"goal": goal, "cells": cells, "total": len(serving),
+                     "unaddressed": not serving})
+    untagged = [a for a in all_actions if not a.goals]
+    return {
+        "rooms": rooms,
+        "rows": rows,
+        "untagged": [sum(1 for a in untagged if room["id"] in a.rooms) for room in rooms],
+        "untagged_total": len(untagged),
+        "unaddressed": [r["goal"] for r in rows if r["unaddressed"]],
+    }
+
+
+# -- roles -----------------------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def is_lead(role: str) -> bool:
+    words = _norm(role)
+    return any(re.search(rf"\b{re.escape(w)}\b", words) for w in LEAD_WORDS)
+
+
+def _same_responsibility(a: str, b: str) -> bool:
+    if not a.strip() or not b.strip():
+        return False
+    return fuzz.token_sort_ratio(a, b, processor=utils.default_process) >= SAME_RESPONSIBILITY
+
+
+def roles_matrix(board: Board) -> dict[str, Any]:
+    """Actors x rooms: the roles each actor was given in each room, and the conflicts.
+
+    Conflicts: two different actors both *leading* the same responsibility (in any
+    rooms), and one actor given different roles for the same responsibility.
+    """
+    rooms = board.event.get("rooms", [])
+    roles = board.live(ROLE)
+    names = {room["id"]: room["name"] for room in rooms}
+    conflicts: list[dict[str, Any]] = []
+    flagged: set[str] = set()
+    for i, a in enumerate(roles):
+        for b in roles[i + 1:]:
+            if not _same_responsibility(a.get("responsibility", ""), b.get("responsibility", "")):
+                continue
+            same_actor = _norm(a["actor"]) == _norm(b["actor"])
+            if not same_actor and is_lead(a["role"]) and is_lead(b["role"]):
+                kind = "two_leads"
+            elif same_actor and _norm(a["role"]) != _norm(b["role"]):
+                kind = "contradicting"
+            else:
+                continue
+            conflicts.append({"kind": kind, "roles": [a, b],
+                              "rooms": [names.get(a["room"], ""), names.get(b["room"], "")],
+                              "responsibility": a["responsibility"]})
+            flagged.update((a["id"], b["id"]))
+    actors: dict[str, dict[str, Any]] = {}
+    for role in roles:
+        row = actors.setdefault(_norm(role["actor"]), {
+            "actor": role["actor"], "cells": {room["id"]: [] for room in rooms},
+            "conflict": False})
+        if role["room"] in row["cells"]:
+            row["cells"][role["room"]].append(role)
+        row["conflict"] = row["conflict"] or role["id"] in flagged
+    rows = sorted(actors.values(), key=lambda r: _norm(r["actor"]))
+    for row in rows:
+        row["cells"] = [row["cells"][room["id"]] for room in rooms]
+    return {"rooms": rooms, "rows": rows, "conflicts": conflicts, "flagged": flagged}
+
+
+# -- likely duplicates -----------------------------------------------------------------------
+
+
+def suggestions(board: Board, limit: int = 8) -> list[dict[str, Any]]:
+    """Pairs of items from different rooms whose texts are alike, most alike first."""
+    merged = merged_items(board)
+    items = [i for i in board.live(ITEM) if i["id"] not in merged]
+    texts = [utils.default_process(i["text"]) for i in items]
+    pairs = []
+    for x, a in enumerate(items):
+        for y in range(x + 1, len(items)):
+            b = items[y]
+            if a["room"] == b["room"] or not texts[x] or not texts[y]:
+                continue
+            score = fuzz.token_set_ratio(texts[x], texts[y], processor=None)
+            score = min(score, fuzz.WRatio(texts[x], texts[y], processor=None) + 10)
+            if score >= DUPLICATE_SCORE:
+                pairs.append({"items": [a, b], "score": round(score)})
+    pairs.sort(key=lambda p: (-p["score"], p["items"][0]["created_at"]))
+    return pairs[:limit]
+
+
+def room_counts(board: Board, presence: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Per room: live items, roles, and people present now."""
+    out = {}
+    for room in board.event.get("rooms", []):
+        out[room["id"]] = {
+            "items": len(board.live(ITEM, room["id"])),
+            "roles": len(board.live(ROLE, room["id"])),
+            "present": presence.get(room["id"], 0),
+        }
+    return out

@@ -1,0 +1,205 @@
+"""The JSON API of Part 3: locks, event edits, merges, plenary state, timer, message, votes.
+
+Everything here but votes, presence and the plenary read needs the organiser token.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from facilitation import errors, moderation
+from facilitation.domain import MESSAGE, PLENARY, TIMER, public
+from facilitation.plenary import actions, room_counts, suggestions
+from facilitation.schemas import (
+    EventPatch, MergeIn, MergePatch, MessageIn, ModeratedItemPatch, PlenaryPatch, TimerIn, VoteIn,
+    changed_fields, parse,
+)
+from facilitation.security import JOIN, ORGANISER
+from facilitation.web.api import ORJSONResponse, _access
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from facilitation.domain import Board
+    from facilitation.security import Access
+    from facilitation.services import Services
+
+
+async def _moderator(request: Request) -> tuple[Services, str]:
+    event_id = request.path_params["event"]
+    services, access = await _access(request, event_id)
+    await services.board(event_id)  # 404 before 403 for an unknown event
+    access.require_moderate()
+    return services, event_id
+
+
+async def _reader(request: Request) -> tuple[Services, str, Access]:
+    event_id = request.path_params["event"]
+    services, access = await _access(request, event_id)
+    return services, event_id, access
+
+
+async def lock_room(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    locked = request.method == "POST"
+    room = await moderation.set_lock(services, event_id, request.path_params["room"], locked)
+    return ORJSONResponse(room)
+
+
+async def lock_all(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    rooms = await moderation.set_lock_all(services, event_id, request.method == "POST")
+    return ORJSONResponse({"rooms": rooms})
+
+
+async def edit_event(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    patch = parse(EventPatch, await request.body())
+    board = await moderation.edit_event(services, event_id, patch)
+    return ORJSONResponse(services.event_json(board, await services.secrets(event_id), None))
+
+
+def merge_json(board: Board, merge: dict[str, Any]) -> dict[str, Any]:
+    votes = next((a.votes for a in actions(board) if a.id == merge["id"]), 0)
+    return {**public(merge), "votes": votes}
+
+
+async def create_merge(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    body = parse(MergeIn, await request.body())
+    appended = await moderation.create_merge(services, event_id, body)
+    board = await services.board(event_id)
+    return ORJSONResponse(merge_json(board, appended.change.data),
+                          status_code=200 if appended.replayed else 201)
+
+
+async def list_merges(request: Request) -> Response:
+    services, event_id, _ = await _reader(request)
+    board = await services.board(event_id)
+    return ORJSONResponse([merge_json(board, a.entity) for a in actions(board)
+                           if a.kind == "merge"])
+
+
+async def update_merge(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    patch = parse(MergePatch, await request.body())
+    fields = changed_fields(patch)
+    appended = await moderation.update_merge(
+        services, event_id, request.path_params["id"], fields, patch.version)
+    return ORJSONResponse(merge_json(await services.board(event_id), appended.change.data))
+
+
+async def delete_merge(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    await moderation.delete_merge(services, event_id, request.path_params["id"])
+    return Response(status_code=204)
+
+
+async def merge_suggestions(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    board = await services.board(event_id)
+    return ORJSONResponse([
+        {"items": [p["items"][0]["id"], p["items"][1]["id"]],
+         "texts": [p["items"][0]["text"], p["items"][1]["text"]],
+         "rooms": [p["items"][0]["room"], p["items"][1]["room"]], "score": p["score"]}
+        for p in suggestions(board)
+    ])
+
+
+async def moderate_item(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    patch = parse(ModeratedItemPatch, await request.body())
+    appended = await moderation.moderate_item(services, event_id, request.path_params["id"], patch)
+    return ORJSONResponse(public(appended.change.data))
+
+
+async def plenary_state(request: Request) -> Response:
+    """``GET``: the plenary's state, joint actions, votes per action and counts per room."""
+    services, event_id, access = await _reader(request)
+    if access.role not in (ORGANISER, "plenary"):
+        raise errors.Forbidden("Only the plenary and organiser links see the plenary.")
+    board = await services.board(event_id)
+    presence = await services.presence.counts(event_id)
+    return ORJSONResponse({
+        "plenary": public(board.singleton(PLENARY)),
+        "timer": public(board.singleton(TIMER)),
+        "message": public(board.singleton(MESSAGE)),
+        "actions": [{"kind": a.kind, "id": a.id, "text": a.text, "rooms": a.rooms,
+                     "goals": a.goals, "votes": a.votes,
+                     "items": [s["id"] for s in a.sources] or [a.id]}
+                    for a in actions(board, "votes")],
+        "rooms": room_counts(board, presence),
+        "seq": board.seq,
+    })
+
+
+async def patch_plenary(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    patch = parse(PlenaryPatch, await request.body())
+    return ORJSONResponse(public(await moderation.set_plenary(services, event_id, patch)))
+
+
+async def timer(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    if request.method == "DELETE":
+        return ORJSONResponse(public(await moderation.stop_timer(services, event_id)))
+    body = parse(TimerIn, await request.body())
+    return ORJSONResponse(public(await moderation.start_timer(services, event_id, body)))
+
+
+async def message(request: Request) -> Response:
+    services, event_id = await _moderator(request)
+    text = "" if request.method == "DELETE" else parse(MessageIn, await request.body()).text
+    return ORJSONResponse(public(await moderation.set_message(services, event_id, text)))
+
+
+async def presence(request: Request) -> Response:
+    services, event_id, access = await _reader(request)
+    if access.role == JOIN:
+        raise errors.Forbidden("Only the plenary and organiser links see every room.")
+    return ORJSONResponse({"rooms": await services.presence.counts(event_id)})
+
+
+async def votes(request: Request) -> Response:
+    """``POST`` gives, ``DELETE .../votes/{item}?voter=`` withdraws one person's vote."""
+    services, event_id, access = await _reader(request)
+    if access.role not in (ORGANISER, JOIN):
+        raise errors.Forbidden("Votes come from participants' links, not the plenary screen.")
+    if request.method == "POST":
+        body = parse(VoteIn, await request.body())
+        target, person = body.item, body.voter
+    else:
+        target, person = request.path_params["item"], request.query_params.get("voter", "")
+    if not person:
+        raise errors.Unprocessable("voter: name the person who votes (any stable id)")
+    voter = moderation.voter_id(event_id, f"api:{access.role}:{access.room}:{person}")
+    appended = await moderation.vote(services, event_id, voter, target, request.method == "POST")
+    if request.method == "DELETE":
+        return Response(status_code=204)
+    assert appended is not None
+    return ORJSONResponse(public(appended.change.data), status_code=200 if appended.replayed else 201)
+
+
+def routes() -> list[Route]:
+    base = "/api/events/{event}"
+    return [
+        Route(base, edit_event, methods=["PATCH"]),
+        Route(f"{base}/rooms/{{room}}/lock", lock_room, methods=["POST", "DELETE"]),
+        Route(f"{base}/lock", lock_all, methods=["POST", "DELETE"]),
+        Route(f"{base}/merges", create_merge, methods=["POST"]),
+        Route(f"{base}/merges", list_merges, methods=["GET"]),
+        Route(f"{base}/merges/suggestions", merge_suggestions, methods=["GET"]),
+        Route(f"{base}/merges/{{id}}", update_merge, methods=["PATCH"]),
+        Route(f"{base}/merges/{{id}}", delete_merge, methods=["DELETE"]),
+        Route(f"{base}/items/{{id}}", moderate_item, methods=["PATCH"]),
+        Route(f"{base}/plenary", plenary_state, methods=["GET"]),
+        Route(f"{base}/plenary", patch_plenary, methods=["PATCH"]),
+        Route(f"{base}/timer", timer, methods=["PUT", "DELETE"]),
+        Route(f"{base}/message", message, methods=["PUT", "DELETE"]),
+        Route(f"{base}/presence", presence, methods=["GET"]),
+        Route(f"{base}/votes", votes, methods=["POST"]),
+        Route(f"{base}/votes/{{item}}", votes, methods=["DELETE"]),
+    ]

@@ -1,0 +1,171 @@
+"""The plenary board: the projected page, its live socket, presence and join codes.
+
+The board is read-only and has no controls: the moderator drives it from the
+moderator page, through changes in the event's log (the ``plenary`` entity). On
+every change the plenary's view is rendered once per worker and swapped whole,
+so whatever changed (an item, a merge, the view itself) the board is right.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import segno
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from facilitation import errors, live
+from facilitation.domain import EVENT, ITEM, MERGE, MESSAGE, PLENARY, ROLE, ROOM, TIMER, VOTE
+from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
+from facilitation.security import ORGANISER, PLENARY as PLENARY_ROLE, origin_allowed, resolve
+from facilitation.web.api import parse_after, services_of
+from facilitation.web.pages import claim_link
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.websockets import WebSocket
+
+    from facilitation.domain import Board, Change
+    from facilitation.presence import Presence
+    from facilitation.render import Renderer
+    from facilitation.services import Services
+
+VIEW = "plenary"
+
+
+def columns(n: int) -> int:
+    """Room cards per row on a 16:9 screen: two rows up to eight rooms, then three."""
+    return max(1, math.ceil(n / 2) if n <= 8 else math.ceil(n / 3))
+
+
+def board_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
+    """Everything the plenary's views render, from one board."""
+    plenary = board.singleton(PLENARY)
+    sort = plenary.get("sort", "time")
+    all_actions = actions(board, sort)
+    rooms = [board.room(r["id"]) for r in board.event.get("rooms", [])]
+    room_items: dict[str, list[Any]] = {}
+    room_all: dict[str, list[Any]] = {}
+    for action in all_actions:
+        for room_id in action.rooms:
+            room_all.setdefault(room_id, []).append(action)
+            if action.kind == "item":
+                room_items.setdefault(room_id, []).append(action)
+    roles_by_room: dict[str, list[Any]] = {}
+    for role in board.live(ROLE):
+        roles_by_room.setdefault(role["room"], []).append(role)
+    spot = board.room(plenary["spotlight"]) if plenary.get("spotlight") else None
+    view = plenary.get("view", "rooms")
+    return {
+        "event": {**board.event, "id": board.event_id},
+        "plenary": plenary,
+        "rooms": rooms,
+        "cols": columns(len(rooms) + (1 if any(a.kind == "merge" for a in all_actions) else 0)),
+        "room_names": {r["id"]: r["name"] for r in rooms},
+        "room_counts": room_counts(board, presence),
+        "actions": all_actions,
+        "room_items": room_items,
+        "room_all": room_all,
+        "roles_by_room": roles_by_room,
+        "spot": spot,
+        # The matrices only when shown: they are the costly part of a render.
+        "goals": goal_matrix(board) if view == "goals" else None,
+        "roles_matrix": roles_matrix(board) if view == "roles" else None,
+        "timer": board.singleton(TIMER),
+        "message": board.singleton(MESSAGE),
+        "seq": board.seq,
+    }
+
+
+def install(renderer: Renderer, presence: Presence) -> None:
+    """Teach the renderer the plenary view, and the room view the moderator's broadcasts."""
+
+    def plenary_push(change: Change, board: Board, _: str) -> str:
+        context = board_context(board, presence.last.get(board.event_id, {}))
+        html = renderer.render("plenary/view.html", **context, oob=True)
+        if change.kind in (TIMER, MESSAGE):
+            html += renderer.render("partials/broadcast.html", **context, oob=True)
+        return html
+
+    for kind in (ITEM, ROLE, EVENT, ROOM, MERGE, VOTE, PLENARY, TIMER, MESSAGE):
+        renderer.pushes[(kind, VIEW)] = plenary_push
+
+    def room_broadcast(change: Change, board: Board, _: str) -> str:
+        return renderer.render("partials/broadcast.html", timer=board.singleton(TIMER),
+                               message=board.singleton(MESSAGE), oob=True)
+
+    renderer.pushes[(TIMER, "room")] = room_broadcast
+    renderer.pushes[(MESSAGE, "room")] = room_broadcast
+
+
+async def _access(request: Request | WebSocket) -> tuple[Services, Board]:
+    services = services_of(request)
+    event_id = request.path_params["event"]
+    access = resolve(request, event_id, await services.secrets(event_id))
+    if access.role not in (ORGANISER, PLENARY_ROLE):
+        raise errors.Forbidden("This is the plenary board: it opens with the plenary link.")
+    return services, await services.board(event_id)
+
+
+async def plenary_page(request: Request) -> Response:
+    services = services_of(request)
+    event_id = request.path_params["event"]
+    redirect = claim_link(request, event_id, await services.secrets(event_id))
+    if redirect is not None:
+        return redirect
+    services, board = await _access(request)
+    presence = await services.presence.counts(board.event_id)
+    return services.renderer.page(request, "plenary.html", board_context(board, presence))
+
+
+async def presence_fragment(request: Request) -> Response:
+    """Polled by the board: people present per room, swapped into the counts by id."""
+    services, board = await _access(request)
+    counts = await services.presence.counts(board.event_id)
+    html = "".join(
+        f'<span id="present-{room["id"]}" class="present" hx-swap-oob="true">'
+        f'{int(counts.get(room["id"], 0))}</span>'
+        for room in board.event.get("rooms", [])
+    )
+    return HTMLResponse(html)
+
+
+def qr_svg(url: str) -> str:
+    return str(segno.make(url, error="m").svg_inline(
+        scale=6, border=2, dark="#000", light="#fff", svgclass="qr", lineclass="qr-line",
+        omitsize=True))
+
+
+async def join_codes(request: Request) -> Response:
+    """The join view's QR codes. Loaded by the board, never pushed: pushes carry no tokens."""
+    services, board = await _access(request)
+    secrets = await services.secrets(board.event_id)
+    rooms = []
+    for room in board.event.get("rooms", []):
+        url = services.join_url(board.event_id, room["id"], secrets.join_tokens.get(room["id"]))
+        rooms.append({**room, "join_url": url, "short_url": url.split("://", 1)[-1],
+                      "qr": qr_svg(url)})
+    html = services.renderer.render("plenary/join.html", rooms=rooms, cols=columns(len(rooms)))
+    return HTMLResponse(html)
+
+
+async def plenary_socket(websocket: WebSocket) -> None:
+    services = services_of(websocket)
+    if not origin_allowed(websocket, services.settings):
+        raise errors.Forbidden("Websockets from other sites are refused.")
+    services, board = await _access(websocket)
+    after = parse_after(websocket.query_params.get("after"))
+    await services.presence.counts(board.event_id)  # warm the counts pushes render with
+    await websocket.accept()
+    await live.stream(websocket, services, board.event_id, VIEW, None, after)
+
+
+def routes() -> list[Route | WebSocketRoute]:
+    base = "/e/{event}/plenary"
+    return [
+        Route(base, plenary_page),
+        Route(f"{base}/presence", presence_fragment),
+        Route(f"{base}/join", join_codes),
+        WebSocketRoute(f"{base}/live", plenary_socket),
+    ]

@@ -1,0 +1,114 @@
+"""The plenary board: first load, live pushes, and each view's content."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+
+from tests.conftest import Server, auth, item_body
+
+
+async def opened(server: Server, url: str) -> httpx.AsyncClient:
+    """A browser that opened a token link (plenary or moderator)."""
+    browser = httpx.AsyncClient(base_url=server.url, timeout=20, headers={"origin": server.url})
+    first = await browser.get(url)
+    assert first.status_code == 303, first.text
+    return browser
+
+
+def cookie_of(browser: httpx.AsyncClient) -> str:
+    return "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+
+
+async def seed(client: httpx.AsyncClient, event: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Real-looking content in every room."""
+    goals = [g["id"] for g in event["goals"]]
+    content = [
+        ("Set up a joint contact list for port authorities", "Port of Bergen", [goals[0]],
+         ("Port of Bergen", "Lead", "Contact list upkeep")),
+        ("Map who owns which emergency plan", "County council", [goals[1]],
+         ("County council", "Coordinator", "Regional preparedness forum")),
+        ("Yearly joint exercise with defence and suppliers", "Home Guard", [goals[2]],
+         ("Home Guard", "Support", "Exercise logistics")),
+        ("Publish what citizens should do in the first 72 hours", "Municipality", [],
+         ("Municipality", "Lead", "Citizen information")),
+        ("Shared situational picture dashboard for grid and ports", "Grid operator", [goals[0]],
+         ("Grid operator", "Owner", "Dashboard data feed")),
+        ("Agree interfaces between the state and municipalities", "State administrator",
+         [goals[1]], ("State administrator", "Lead", "Regional preparedness forum")),
+    ]
+    made: dict[str, list[dict[str, Any]]] = {}
+    for room, (text, owner, item_goals, (actor, role, resp)) in zip(
+            event["rooms"], content, strict=True):
+        base = f"/api/events/{event['id']}/rooms/{room['id']}"
+        item = await client.post(f"{base}/items", json=item_body(text, owner=owner,
+                                 goals=item_goals), headers=auth(room["join_token"]))
+        assert item.status_code == 201
+        await client.post(f"{base}/roles", json={"id": str(uuid.uuid4()), "actor": actor,
+                          "role": role, "responsibility": resp}, headers=auth(room["join_token"]))
+        made[room["id"]] = [item.json()]
+    return made
+
+
+async def test_plenary_shows_every_room_on_first_load(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    await seed(client, event)
+    browser = await opened(server, event["plenary_url"])
+    page = await browser.get(f"/e/{event['id']}/plenary")
+    assert page.status_code == 200
+    html = page.text
+    for room in event["rooms"]:
+        assert room["name"] in html
+    for text in ("Set up a joint contact list", "Map who owns which emergency plan",
+                 "Yearly joint exercise", "first 72 hours", "Shared situational picture dashboard",
+                 "Agree interfaces", "Port of Bergen", "Home Guard"):
+        assert text in html
+    assert "<form" not in html and "<button" not in html  # no controls on the projector
+    assert "ws-connect=" in html
+    for token in [event["organiser_token"]] + [r["join_token"] for r in event["rooms"]]:
+        assert token not in html
+    # A join link does not open the plenary.
+    room = event["rooms"][0]
+    stranger = httpx.AsyncClient(base_url=server.url)
+    assert (await stranger.get(f"/e/{event['id']}/plenary",
+                               headers=auth(room["join_token"]))).status_code == 403
+    await stranger.aclose()
+    await browser.aclose()
+
+
+async def test_plenary_socket_pushes_changes_and_the_moderators_view(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    browser = await opened(server, event["plenary_url"])
+    page = await browser.get(f"/e/{event['id']}/plenary")
+    seq = int(re.search(r'id="sync-seq" data-seq="(\d+)"', page.text).group(1))  # type: ignore[union-attr]
+    url = f"{server.ws_url}/e/{event['id']}/plenary/live?after={seq}"
+    headers = {"cookie": cookie_of(browser), "origin": server.url}
+    room = event["rooms"][5]
+    organiser = auth(event["organiser_token"])
+    async with connect(url, additional_headers=headers) as ws:
+        await client.post(f"/api/events/{event['id']}/rooms/{room['id']}/items",
+                          json=item_body("Live on the <em>board</em>"),
+                          headers=auth(room["join_token"]))
+        frame = str(await asyncio.wait_for(ws.recv(), 5))
+        assert 'id="plenary-view"' in frame and "Live on the &lt;em&gt;board&lt;/em&gt;" in frame
+        await client.patch(f"/api/events/{event['id']}/plenary",
+                           json={"view": "spotlight", "spotlight": room["id"]}, headers=organiser)
+        frame = str(await asyncio.wait_for(ws.recv(), 5))
+        assert "Room in the spotlight" in frame and room["prompt"] in frame
+        await client.put(f"/api/events/{event['id']}/message", json={"text": "Two minutes left"},
+                         headers=organiser)
+        frame = str(await asyncio.wait_for(ws.recv(), 5))
+        assert 'id="broadcast"' in frame and "Two minutes left" in frame
+        await client.post(f"/api/events/{event['id']}/rooms/{room['id']}/lock", headers=organiser)
+        frame = str(await asyncio.wait_for(ws.recv(), 5))
+        assert "🔒" in frame
+    await client.patch(f"/api/events/{event['id']}/plenary", json={"view": "rooms"},
+                       headers=organiser)
+    await browser.aclose()
