@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 from typing import Any
 
 from facilitation import config
+from facilitation.errors import HTTPError
 from facilitation.schemas import EventIn, RoomIn
 
 TOKEN_IN_QUERY = re.compile(r"([?&]t=)[^&\s]+")
@@ -92,8 +94,23 @@ def serve(args: argparse.Namespace) -> int:
     if generated:
         print(f"\n  Admin token (shown once; kept in {settings.data_dir}/admin_token):")
         print(f"  {settings.admin_token}")
+    # The app is built again inside uvicorn (in each worker process, with --workers):
+    # hand it what the command line decided, so every worker serves the same settings
+    # and admin token (the generated ones are kept in the data folder they all read).
+    os.environ.update({
+        "FACILITATION_HOST": settings.host, "FACILITATION_PORT": str(settings.port),
+        "FACILITATION_WORKERS": str(settings.workers),
+        "FACILITATION_PUBLIC_URL": settings.public_url,
+        "FACILITATION_DATA_DIR": str(settings.data_dir),
+    })
     if settings.demo:
-        demo = asyncio.run(_with_services(settings, _ensure_demo))
+        try:
+            demo = asyncio.run(_with_services(settings, _ensure_demo))
+        except HTTPError as error:
+            print(f"facilitation: cannot reach the store ({settings.backend}): {error.message}"
+                  + (f" Is Redis running at {settings.redis_url}?" if settings.redis_url else ""),
+                  file=sys.stderr)
+            return 1
         if demo is not None:
             print("\n  A demo event was created. Open a room in two windows to see it live:")
             print_event(demo)

@@ -160,6 +160,10 @@ class EventHub:
                 raise
             except Exception:  # noqa: BLE001 - the store is down; keep trying
                 log.warning("event %s: store unavailable while catching up", self.event_id)
+                # Sockets cannot be kept exact meanwhile: close them, so pages show
+                # that they are reconnecting and catch up from the store when it is back.
+                for listener in list(self.listeners):
+                    listener.close("store unavailable")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 

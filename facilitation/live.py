@@ -42,8 +42,17 @@ async def stream(
     after: int,
 ) -> None:
     """Send every change after ``after`` that this socket may see, then live ones."""
-    hub = await services.hubs.get(event_id)
-    if after > hub.board.seq:
+    try:
+        hub = await services.hubs.get(event_id)
+        # This worker's hub may trail another worker's by a message in flight, so
+        # only the store can say that the client saw more than there is.
+        beyond = after > hub.board.seq and not await services.store.changes_after(
+            event_id, after - 1, 1)
+    except Exception as error:  # noqa: BLE001 - the store is unreachable: try again later
+        log.warning("stream for event %s refused: %r", event_id, error)
+        await _close(websocket, CLOSE_TRY_AGAIN, "store unavailable; reconnect shortly")
+        return
+    if beyond:
         # The client saw more than this store holds: the store was reset or
         # replaced. Its board is wrong; tell it to load afresh.
         await websocket.send_text(services.renderer.reset_frame(view, hub.board.seq))
@@ -61,6 +70,8 @@ async def stream(
             error = task.exception()
             if error is not None and not isinstance(error, WebSocketDisconnect | OSError):
                 log.warning("stream for event %s ended: %r", event_id, error)
+                # Most often the store is unreachable: the client reconnects and catches up.
+                await _close(websocket, CLOSE_TRY_AGAIN, "stream interrupted; reconnect")
     finally:
         for task in (receiver, sender):
             task.cancel()

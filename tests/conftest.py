@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -156,10 +157,13 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
 
-def start_redis(port: int, data_dir: Path, appendonly: bool = False) -> subprocess.Popen[bytes]:
+def start_redis(
+    port: int, data_dir: Path, appendonly: bool = False, fsync: str = "everysec"
+) -> subprocess.Popen[bytes]:
     data_dir.mkdir(parents=True, exist_ok=True)
     args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--dir", str(data_dir), "--appendonly", "yes" if appendonly else "no"]
+            "--dir", str(data_dir), "--appendonly", "yes" if appendonly else "no",
+            "--appendfsync", fsync]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not redis_answers("127.0.0.1", port):
@@ -185,3 +189,59 @@ def redis_server(tmp_root: Path) -> Iterator[RedisServer]:
     if os.environ.get("CI"):
         pytest.fail("Redis is required in CI: no server on 127.0.0.1:6379 and no redis-server")
     pytest.skip("no Redis here: install redis-server to run the Redis tests")
+
+
+def need_redis_server() -> None:
+    if shutil.which("redis-server"):
+        return
+    if os.environ.get("CI"):
+        pytest.fail("redis-server is required in CI for the Redis fault tests")
+    pytest.skip("no redis-server on PATH: install it to run the Redis fault tests")
+
+
+@dataclass
+class OwnRedis:
+    """A throwaway redis-server (AOF on) that a test may stop, restart and freeze.
+
+    Never the machine's shared Redis on 6379: other engineers' tests use that one.
+    """
+
+    data_dir: Path
+    port: int = 0
+    fsync: str = "always"
+    process: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    async def start(self) -> None:
+        self.port = self.port or free_port()
+        self.process = await asyncio.to_thread(
+            start_redis, self.port, self.data_dir, True, self.fsync)
+
+    async def stop(self) -> None:
+        """A clean shutdown (SIGTERM): Redis flushes its AOF and exits."""
+        if self.process is not None:
+            self.process.terminate()
+            await asyncio.to_thread(self.process.wait, 10)
+            self.process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its sockets open but answers nothing (half-open)."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
+    need_redis_server()
+    redis = OwnRedis(tmp_path / "redis")
+    await redis.start()
+    yield redis
+    if redis.process is not None:
+        redis.thaw()
+        await redis.stop()

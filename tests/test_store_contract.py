@@ -1,7 +1,7 @@
 """Contract tests every Store and Broker must pass, run against each backend.
 
-A backend is a (store, broker) pair built by ``make_backend``; the Redis
-implementations join the parametrisation when they exist.
+A backend is a (store, broker) pair built by ``make_backend``: SQLite with the
+in-process broker, and Redis for both (against a real Redis server).
 """
 
 from __future__ import annotations
@@ -16,17 +16,23 @@ import pytest
 from facilitation import domain
 from facilitation.broker import Broker
 from facilitation.broker.memory import MemoryBroker
+from facilitation.broker.redis import RedisBroker
 from facilitation.domain import EVENT, ITEM, Change, Secrets, make_command
 from facilitation.store import Store, channel
+from facilitation.store.redis import RedisStore
 from facilitation.store.sqlite import SQLiteStore
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "redis"]
 
 
 async def make_backend(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Store, Broker]:
     if name == "sqlite":
         broker = MemoryBroker()
         return SQLiteStore(tmp_path / "db.sqlite3", broker), broker
+    if name == "redis":
+        # The machine's shared Redis is fine: every test makes its own random event ids.
+        url = request.getfixturevalue("redis_server").url()
+        return RedisStore(url), RedisBroker(url)
     raise LookupError(name)
 
 

@@ -1,0 +1,300 @@
+"""The Redis store: every worker on every machine shares one event through Redis.
+
+Layout, per event ``E`` (every key carries the Redis Cluster hash tag ``{E}``, so
+one event's keys live in one slot and the scripts below touch nothing else):
+
+- ``facilitation:{E}:seq``       the event-wide sequence (INCR)
+- ``facilitation:{E}:log``       LIST of change JSON; the change with seq ``n`` is at index ``n-1``
+- ``facilitation:{E}:entities``  HASH entity key -> current entity JSON
+- ``facilitation:{E}:keys``      HASH idempotency key -> ``"<seq>:<fingerprint>"``
+- ``facilitation:{E}:locks``     HASH room id -> ``"1"`` (locked) or ``"0"``
+- ``facilitation:{E}:secrets``   the event's tokens (JSON), never in the log
+
+and one global sorted set, ``facilitation:events`` (event ids by creation time),
+the single key outside a hash tag: only ``create_event`` touches it, in a command
+of its own, never inside a script.
+
+An append reads the entity and its room's lock, runs ``domain.decide`` in
+Python (both stores run the very same decision), and then one Lua script, atomic
+in Redis, re-checks what the decision was based on (idempotency key, entity,
+lock), assigns the next seq, stores the change and the new state, and publishes
+the change. Because storing and publishing are one script, nothing is published
+that was not stored and nothing stored goes unpublished (pub/sub itself is
+at-most-once; subscribers fill gaps from the log). The script builds the change
+JSON by concatenating the seq onto the JSON Python encoded: Lua never decodes or
+re-encodes user content (cjson would, for one, turn ``[]`` into ``{}``).
+
+Durability depends on Redis's persistence settings; see the README's section
+"Deployment with Redis and docker compose".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import orjson
+from redis import exceptions as redis_errors
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from facilitation.domain import (
+    LOCKABLE,
+    ROOM,
+    Appended,
+    Board,
+    Change,
+    Command,
+    Conflict,
+    NotFound,
+    Secrets,
+    StaleVersion,
+    decide,
+    now_iso,
+    public,
+)
+from facilitation.store import StoreUnavailable, channel
+
+log = logging.getLogger("facilitation.store.redis")
+T = TypeVar("T")
+
+EVENTS = "facilitation:events"
+
+# How often an append re-reads and re-decides when another writer changed the same
+# entity (or its room's lock) between the read and the script. Only writes to
+# one entity race here; after this many losses the writer is told to reload.
+RETRIES = 8
+
+# Seconds: a command that takes longer is treated as Redis being unreachable
+# (a 503 the client may retry: every write is idempotent).
+SOCKET_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 2.0
+# An idle pooled connection is PINGed before reuse after this long, so a
+# connection Redis (or a firewall) dropped is replaced instead of failing a write.
+HEALTH_CHECK_SECONDS = 10
+MAX_CONNECTIONS = 64
+
+APPEND = """
+-- KEYS: seq, log, entities, keys, locks
+-- ARGV: idempotency key, fingerprint, entity key, entity as read ('' = absent),
+--       room whose lock to check ('' = none), lock as read, change JSON after its seq,
+--       new entity JSON, room whose lock to set ('' = none), new lock, channel
+local stored = redis.call('HGET', KEYS[4], ARGV[1])
+if stored then
+  local sep = string.find(stored, ':', 1, true)
+  if string.sub(stored, sep + 1) ~= ARGV[2] then
+    return {'conflict'}
+  end
+  return {'replay', redis.call('LINDEX', KEYS[2], tonumber(string.sub(stored, 1, sep - 1)) - 1)}
+end
+if (redis.call('HGET', KEYS[3], ARGV[3]) or '') ~= ARGV[4] then
+  return {'moved'}
+end
+if ARGV[5] ~= '' and (redis.call('HGET', KEYS[5], ARGV[5]) or '0') ~= ARGV[6] then
+  return {'moved'}
+end
+local seq = redis.call('INCR', KEYS[1])
+local change = '{"seq":' .. seq .. ARGV[7]
+redis.call('RPUSH', KEYS[2], change)
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[8])
+redis.call('HSET', KEYS[4], ARGV[1], seq .. ':' .. ARGV[2])
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[5], ARGV[9], ARGV[10])
+end
+redis.call('PUBLISH', ARGV[11], change)
+return {'stored', change}
+"""
+
+CREATE = """
+-- KEYS: seq, log, entities, keys, secrets
+-- ARGV: secrets JSON, idempotency key, fingerprint, entity key, change JSON after
+--       its seq, entity JSON, channel
+if redis.call('EXISTS', KEYS[5]) == 1 then
+  return false
+end
+redis.call('SET', KEYS[5], ARGV[1])
+local seq = redis.call('INCR', KEYS[1])
+local change = '{"seq":' .. seq .. ARGV[5]
+redis.call('RPUSH', KEYS[2], change)
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[6])
+redis.call('HSET', KEYS[4], ARGV[2], seq .. ':' .. ARGV[3])
+redis.call('PUBLISH', ARGV[7], change)
+return change
+"""
+
+# Errors that mean "Redis cannot answer now", as opposed to a bug in a command.
+UNREACHABLE = (
+    redis_errors.ConnectionError,  # includes BusyLoadingError: Redis is loading its AOF
+    redis_errors.TimeoutError,
+    redis_errors.ReadOnlyError,  # a replica that was just demoted
+    OSError,
+)
+
+
+def key(event_id: str, name: str) -> str:
+    return f"facilitation:{{{event_id}}}:{name}"
+
+
+def _tail(command: Command, at: str, data: dict[str, Any]) -> bytes:
+    """The change's JSON without its opening ``{"seq":N``: the script puts the seq in."""
+    body = orjson.dumps(
+        {"room": command.room, "type": command.change_type, "key": command.key, "at": at,
+         "data": data}
+    )
+    return b"," + body[1:]
+
+
+def make_client(url: str) -> Redis:
+    """A client whose failures are quick and visible: one retry on a broken
+    pooled connection (every write is idempotent), bounded waits everywhere."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=SOCKET_TIMEOUT,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        socket_keepalive=True,
+        health_check_interval=HEALTH_CHECK_SECONDS,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
+    )
+    return Redis(connection_pool=pool)
+
+
+class RedisStore:
+    name = "redis"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.redis = make_client(url)
+        self._append = self.redis.register_script(APPEND)
+        self._create = self.redis.register_script(CREATE)
+
+    async def _call(self, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        except UNREACHABLE as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        except redis_errors.ResponseError as error:
+            if str(error).startswith(("MISCONF", "LOADING", "MASTERDOWN", "NOREPLICAS")):
+                # Redis refuses writes it cannot persist or replicate: not stored.
+                raise StoreUnavailable(f"Redis refused the write: {error}") from error
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        # Nothing to open: connections are made on first use, so a server can start
+        # while Redis is still down and serve (503s, then real answers) once it is up.
+        pass
+
+    async def disconnect(self) -> None:
+        await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
+
+    async def ping(self) -> None:
+        await self._call(self.redis.ping())
+
+    # -- reads -----------------------------------------------------------------------
+
+    async def event_ids(self) -> list[str]:
+        ids = await self._call(self.redis.zrange(EVENTS, 0, -1))
+        return [i.decode() for i in ids]
+
+    async def secrets(self, event_id: str) -> Secrets | None:
+        raw = await self._call(self.redis.get(key(event_id, "secrets")))
+        return Secrets.from_json(raw) if raw else None
+
+    async def save_secrets(self, event_id: str, secrets: Secrets) -> None:
+        await self._call(self.redis.set(key(event_id, "secrets"), secrets.to_json(), xx=True))
+
+    async def board(self, event_id: str) -> Board | None:
+        async def read() -> list[Any]:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.get(key(event_id, "seq"))
+                pipe.hgetall(key(event_id, "entities"))
+                return await pipe.execute()  # type: ignore[no-any-return]
+
+        seq, entities = await self._call(read())
+        if seq is None:
+            return None
+        return Board(
+            event_id, int(seq), {k.decode(): orjson.loads(v) for k, v in entities.items()}
+        )
+
+    async def changes_after(self, event_id: str, after: int, limit: int = 1000) -> list[Change]:
+        if limit <= 0:
+            return []
+        start = max(after, 0)
+        raw = await self._call(self.redis.lrange(key(event_id, "log"), start, start + limit - 1))
+        return [Change.from_json(r) for r in raw]
+
+    # -- writes ----------------------------------------------------------------------
+
+    async def create_event(self, event_id: str, secrets: Secrets, command: Command) -> Change:
+        at = now_iso()
+        data = decide(command, None, False, at)
+        # Listed first: an id listed whose script then failed is harmless (it has no
+        # data), while an event stored but never listed would be lost to event_ids().
+        await self._call(self.redis.zadd(EVENTS, {event_id: time.time()}))
+        raw = await self._call(self._create(
+            keys=[key(event_id, n) for n in ("seq", "log", "entities", "keys", "secrets")],
+            args=[secrets.to_json(), command.key, command.fingerprint, command.entity_key,
+                  _tail(command, at, data), orjson.dumps(data), channel(event_id)],
+        ))
+        if raw is None:
+            raise Conflict("This event id is already used.")
+        return Change.from_json(raw)
+
+    async def append(self, event_id: str, command: Command) -> Appended:
+        keys = [key(event_id, n) for n in ("seq", "log", "entities", "keys", "locks")]
+        lock_room = command.room if command.kind in LOCKABLE and command.room else ""
+        for _ in range(RETRIES):
+            exists, stored, current_raw, lock = await self._call(
+                self._read(event_id, command, lock_room))
+            if not exists:
+                raise NotFound("No such event.")
+            if stored is not None:
+                return await self._replay(event_id, command, stored)
+            current = orjson.loads(current_raw) if current_raw is not None else None
+            at = now_iso()
+            data = decide(command, current, lock == b"1", at)
+            set_room = command.entity_id if command.kind == ROOM else ""
+            answer = await self._call(self._append(keys=keys, args=[
+                command.key, command.fingerprint, command.entity_key,
+                current_raw or b"", lock_room, lock or b"0",
+                _tail(command, at, data), orjson.dumps(data),
+                set_room, b"1" if data.get("locked") else b"0", channel(event_id),
+            ]))
+            outcome = answer[0]
+            if outcome == b"stored":
+                return Appended(Change.from_json(answer[1]), False)
+            if outcome == b"replay":
+                return Appended(Change.from_json(answer[1]), True)
+            if outcome == b"conflict":
+                raise Conflict("This id was already used with different content.")
+            # b"moved": someone changed the entity or the lock since we read it; decide again.
+        raise StaleVersion(
+            "This entry is being changed by many people at once; reload and try again.",
+            current=public(current) if current else None,
+        )
+
+    async def _read(self, event_id: str, command: Command, lock_room: str) -> list[Any]:
+        """Everything a decision needs, read atomically."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(key(event_id, "secrets"))
+            pipe.hget(key(event_id, "keys"), command.key)
+            pipe.hget(key(event_id, "entities"), command.entity_key)
+            if lock_room:
+                pipe.hget(key(event_id, "locks"), lock_room)
+            result = await pipe.execute()
+        return result if lock_room else [*result, None]
+
+    async def _replay(self, event_id: str, command: Command, stored: bytes) -> Appended:
+        seq, _, fingerprint = stored.decode().partition(":")
+        if fingerprint != command.fingerprint:
+            raise Conflict("This id was already used with different content.")
+        raw = await self._call(self.redis.lindex(key(event_id, "log"), int(seq) - 1))
+        return Appended(Change.from_json(raw), True)

@@ -1,0 +1,287 @@
+"""Many servers, one Redis: every change reaches every stream once, in order, even
+across a Redis outage. All against real uvicorn servers and a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from facilitation.broker import RESYNC
+from facilitation.broker.redis import RedisBroker
+from facilitation.store import channel
+from facilitation.store.redis import make_client
+from tests.conftest import (
+    OwnRedis, RedisServer, Server, auth, free_port, item_body, make_settings, new_event,
+)
+from tests.test_room_page import join, room_path
+from tests.test_stream import collect, nothing_more, stream_url
+
+# How long Redis stays down in the outage test. The acceptance run uses 10 seconds
+# (REDIS_OUTAGE_SECONDS=10); the suite keeps it short, the behaviour is the same.
+OUTAGE_SECONDS = float(os.environ.get("REDIS_OUTAGE_SECONDS", "2"))
+
+
+async def two_servers(tmp_path: Path, redis_url: str) -> tuple[Server, Server]:
+    servers = []
+    # Servers behind one load balancer share the secret key (a session cookie set by
+    # one is read by the other), as the README's deployment section says.
+    secret = "shared-secret-" + uuid.uuid4().hex
+    for name in ("a", "b"):
+        port = free_port()
+        settings = make_settings(tmp_path / name, port, redis_url=redis_url)
+        settings = replace(settings, secret_key=secret)
+        servers.append(await Server(settings).start())
+    return servers[0], servers[1]
+
+
+@pytest.fixture
+async def pair(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[tuple[Server, Server]]:
+    a, b = await two_servers(tmp_path, redis_server.url())
+    yield a, b
+    await a.stop()
+    await b.stop()
+
+
+async def test_healthz_names_redis(pair: tuple[Server, Server]) -> None:
+    async with httpx.AsyncClient(base_url=pair[0].url) as http:
+        answer = await http.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "store": "redis", "broker": "redis"}
+
+
+async def test_two_servers_300_items_reach_every_stream_once_in_order(
+    pair: tuple[Server, Server],
+) -> None:
+    a, b = pair
+    async with httpx.AsyncClient(base_url=a.url, timeout=20) as ca, \
+            httpx.AsyncClient(base_url=b.url, timeout=20) as cb:
+        event = await new_event(ca)
+        eid, rooms = event["id"], event["rooms"]
+        plenary = {s.url: await connect(stream_url(s, eid), additional_headers=auth(
+            event["plenary_token"])) for s in pair}
+        room_streams = {(s.url, room["id"]): await connect(
+            stream_url(s, eid), additional_headers=auth(room["join_token"]))
+            for s in pair for room in rooms}
+
+        async def writer(n: int) -> list[dict[str, Any]]:
+            made = []
+            for i in range(30):
+                http = (ca, cb)[(n + i) % 2]  # alternate between the servers
+                room = rooms[(n + i) % len(rooms)]
+                answer = await http.post(
+                    f"/api/events/{eid}/rooms/{room['id']}/items",
+                    json=item_body(f"writer {n} item {i}"), headers=auth(room["join_token"]))
+                assert answer.status_code == 201, answer.text
+                made.append(answer.json())
+            return made
+
+        items = [i for batch in await asyncio.gather(*(writer(n) for n in range(10)))
+                 for i in batch]
+        assert len(items) == 300
+
+        everything: dict[str, list[dict[str, Any]]] = {}
+        for url, ws in plenary.items():
+            frames = await collect(ws, 301)
+            assert [f["seq"] for f in frames] == list(range(1, 302))
+            assert sorted(f["data"]["id"] for f in frames[1:]) == sorted(i["id"] for i in items)
+            assert await nothing_more(ws)
+            everything[url] = frames
+        assert everything[a.url] == everything[b.url]
+
+        for (_, room_id), ws in room_streams.items():
+            expected = [f for f in everything[a.url] if f["room"] in (None, room_id)]
+            got = await collect(ws, len(expected))
+            assert got == expected  # the same frames, in the same order, once each
+            assert await nothing_more(ws)
+
+        for ws in (*plenary.values(), *room_streams.values()):
+            await ws.close()
+
+        # A replay from after=k is exact on either server.
+        for server, k in ((a, 0), (b, 0), (a, 150), (b, 150), (a, 299), (b, 301)):
+            async with connect(stream_url(server, eid, k),
+                               additional_headers=auth(event["plenary_token"])) as ws:
+                assert await collect(ws, 301 - k) == everything[a.url][k:]
+                assert await nothing_more(ws)
+
+
+async def test_a_page_on_one_server_sees_a_change_made_through_the_other(
+    pair: tuple[Server, Server],
+) -> None:
+    a, b = pair
+    async with httpx.AsyncClient(base_url=a.url) as ca:
+        event = await new_event(ca)
+        room = event["rooms"][0]
+        # A browser that opened the room's link on server b, and its page's socket there.
+        browser = await join(b, {**room, "join_url": room["join_url"].replace(a.url, b.url)})
+        cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+        url = f"{b.ws_url}{room_path(event, room)}/live?after=1"
+        async with connect(url, additional_headers={"cookie": cookie, "origin": b.url}) as ws:
+            body = item_body("Joint exercise calendar <b>not bold</b>")
+            answer = await ca.post(f"/api/events/{event['id']}/rooms/{room['id']}/items",
+                                   json=body, headers=auth(room["join_token"]))
+            assert answer.status_code == 201
+            fragment = str(await asyncio.wait_for(ws.recv(), 10))
+        await browser.aclose()
+    assert f'id="item-{body["id"]}"' in fragment
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in fragment  # rendered on b, autoescaped
+
+
+# -- faults ---------------------------------------------------------------------------
+
+
+class Reader:
+    """A stream client that does what a page does: on any close, reconnect from the
+    last seq it saw. It records every frame it was sent."""
+
+    def __init__(self, server: Server, event_id: str, token: str) -> None:
+        self.server, self.event_id, self.token = server, event_id, token
+        self.frames: list[dict[str, Any]] = []
+        self.closes = 0
+        self.task = asyncio.create_task(self._run())
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1]["seq"] if self.frames else 0
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with connect(stream_url(self.server, self.event_id, self.last),
+                                   additional_headers=auth(self.token)) as ws:
+                    async for raw in ws:
+                        self.frames.append(json.loads(raw))
+            except (ConnectionClosed, InvalidStatus, OSError):
+                pass
+            self.closes += 1
+            await asyncio.sleep(0.1)
+
+    async def until(self, seq: int, timeout: float = 30) -> None:
+        async def wait() -> None:
+            while self.last < seq:
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(wait(), timeout)
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def test_redis_outage_mid_run_loses_nothing_acknowledged_and_duplicates_nothing(
+    tmp_path: Path, own_redis: OwnRedis,
+) -> None:
+    a, b = await two_servers(tmp_path, own_redis.url())
+    async with httpx.AsyncClient(base_url=a.url, timeout=30) as ca, \
+            httpx.AsyncClient(base_url=b.url, timeout=30) as cb:
+        event = await new_event(ca)
+        eid, rooms = event["id"], event["rooms"]
+        readers = [Reader(s, eid, event["plenary_token"]) for s in (a, b)]
+        readers += [Reader(s, eid, rooms[0]["join_token"]) for s in (a, b)]
+        acknowledged: set[str] = set()
+        refused: list[dict[str, Any]] = []
+        statuses: set[int] = set()
+        stop = asyncio.Event()
+
+        async def writer(n: int) -> None:
+            i = 0
+            while not stop.is_set():
+                http = (ca, cb)[(n + i) % 2]
+                room = rooms[(n + i) % len(rooms)]
+                body = item_body(f"writer {n} item {i}")
+                answer = await http.post(f"/api/events/{eid}/rooms/{room['id']}/items",
+                                         json=body, headers=auth(room["join_token"]))
+                statuses.add(answer.status_code)
+                if answer.status_code == 201:
+                    acknowledged.add(body["id"])
+                else:
+                    assert answer.status_code == 503, answer.text
+                    assert answer.json()["error"]["code"] == "unavailable"
+                    refused.append({"room": room, "body": body})
+                    await asyncio.sleep(0.05)
+                i += 1
+
+        writers = [asyncio.create_task(writer(n)) for n in range(10)]
+        while len(acknowledged) < 60:
+            await asyncio.sleep(0.02)
+        await own_redis.stop()
+        during = len(acknowledged)
+        await asyncio.sleep(OUTAGE_SECONDS)
+        health = await cb.get("/healthz")
+        assert health.status_code == 503 and health.json()["store"] == "redis"
+        await own_redis.start()
+        while len(acknowledged) < during + 60:
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.gather(*writers)
+        assert statuses == {201, 503} and refused
+
+        # A refused write was not acknowledged: it may or may not be stored (the
+        # reply can be lost after the store). Its retry settles it, exactly once.
+        for attempt in refused:
+            room = attempt["room"]
+            again = await ca.post(f"/api/events/{eid}/rooms/{room['id']}/items",
+                                  json=attempt["body"], headers=auth(room["join_token"]))
+            assert again.status_code in (200, 201), again.text
+        posted = acknowledged | {attempt["body"]["id"] for attempt in refused}
+
+        stored: dict[str, str] = {}
+        for room in rooms:
+            answer = await cb.get(f"/api/events/{eid}/rooms/{room['id']}",
+                                  headers=auth(event["organiser_token"]))
+            stored.update({item["id"]: room["id"] for item in answer.json()["items"]})
+        assert acknowledged <= set(stored)
+        assert set(stored) == posted
+        final = (await ca.get(f"/api/events/{eid}", headers=auth(event["organiser_token"]))
+                 ).json()["seq"]
+        assert final == 1 + len(posted)
+
+        for reader in readers[:2]:  # plenary: every change once, in order
+            await reader.until(final)
+            assert [f["seq"] for f in reader.frames] == list(range(1, final + 1))
+            assert {f["data"]["id"] for f in reader.frames[1:]} == posted
+        room_ids = {i for i, r in stored.items() if r == rooms[0]["id"]}
+        for reader in readers[2:]:  # a room: its changes once, in order
+            await reader.until(max(f["seq"] for f in readers[0].frames
+                                   if f["room"] in (None, rooms[0]["id"])))
+            seqs = [f["seq"] for f in reader.frames]
+            assert seqs == sorted(set(seqs))
+            assert {f["data"]["id"] for f in reader.frames[1:]} == room_ids
+        # Open sockets were closed while Redis was away (pages show "reconnecting").
+        assert all(reader.closes >= 1 for reader in readers)
+        for reader in readers:
+            await reader.stop()
+    await a.stop()
+    await b.stop()
+
+
+async def test_broker_gives_up_a_frozen_connection_and_resubscribes(own_redis: OwnRedis) -> None:
+    broker = RedisBroker(own_redis.url(), ping_seconds=0.2, timeout_seconds=0.5)
+    await broker.connect()
+    publisher = make_client(own_redis.url())
+    name = channel("frozen-test")
+    try:
+        async with broker.subscribe(name) as subscription:
+            assert broker.connected
+            own_redis.freeze()  # the TCP connection stays open; nothing answers
+            assert await asyncio.wait_for(subscription.queue.get(), 10) == RESYNC
+            own_redis.thaw()
+            # Reconnected and subscribed again: told to resync once more, then live.
+            assert await asyncio.wait_for(subscription.queue.get(), 10) == RESYNC
+            assert broker.connections >= 2
+            await publisher.publish(name, b"after")
+            assert await asyncio.wait_for(subscription.queue.get(), 10) == b"after"
+    finally:
+        await publisher.aclose()
+        await broker.disconnect()
