@@ -1,4 +1,4 @@
-"""``facilitation serve | create-event``: the command line."""
+"""``facilitation serve | create-event | export | import``: the command line."""
 
 from __future__ import annotations
 
@@ -156,6 +156,59 @@ def create_event(args: argparse.Namespace) -> int:
     return 0
 
 
+def export(args: argparse.Namespace) -> int:
+    """Write one outcomes format of an event, exactly as the API serves it."""
+    from facilitation import errors
+    from facilitation.outcomes.transfer import export_event
+
+    if args.output is None and args.format == "xlsx" and sys.stdout.isatty():
+        print("facilitation: xlsx is a binary file: give -o FILE", file=sys.stderr)
+        return 2
+    settings, _ = config.with_secrets(config.from_environ())
+    try:
+        result = asyncio.run(_with_services(
+            settings, lambda s: export_event(s, args.event, args.format)))
+    except errors.HTTPError as error:
+        print(f"facilitation: {error.message}", file=sys.stderr)
+        return 1
+    if args.output is None:
+        sys.stdout.buffer.write(result.body)
+        sys.stdout.flush()
+    else:
+        with open(args.output, "wb") as out:
+            out.write(result.body)
+        print(f"Wrote {args.output} ({len(result.body)} bytes)", file=sys.stderr)
+    return 0
+
+
+def import_(args: argparse.Namespace) -> int:
+    """Recreate an event from its outcomes.json under new ids and tokens; print its links."""
+    import orjson
+
+    from facilitation.outcomes.transfer import BadExport, import_event
+
+    try:
+        with open(args.file, "rb") as source:
+            doc = orjson.loads(source.read())
+    except (OSError, orjson.JSONDecodeError) as error:
+        print(f"facilitation: cannot read {args.file}: {error}", file=sys.stderr)
+        return 2
+
+    async def job(services: Any) -> dict[str, Any]:
+        event_id, secrets = await import_event(services, doc)
+        board = await services.board(event_id)
+        return services.event_json(board, secrets, None)  # type: ignore[no-any-return]
+
+    settings, _ = config.with_secrets(config.from_environ())
+    try:
+        event = asyncio.run(_with_services(settings, job))
+    except BadExport as error:
+        print(f"facilitation: {args.file}: {error}", file=sys.stderr)
+        return 2
+    print_event(event)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facilitation", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -172,6 +225,19 @@ def main(argv: list[str] | None = None) -> int:
                         help='a room, as "Name: guiding question" (repeat for each room)')
     create.add_argument("--goal", action="append", help="a plan goal (repeat for each goal)")
     create.set_defaults(func=create_event)
+
+    from facilitation.outcomes import FORMATS
+
+    out = commands.add_parser("export", help="write an event's outcomes (as the API serves them)")
+    out.add_argument("event", help="the event id")
+    out.add_argument("--format", required=True, choices=list(FORMATS),
+                     help="json, csv, roles.csv, xlsx, md, html or ics")
+    out.add_argument("-o", "--output", help="file to write (default: standard output)")
+    out.set_defaults(func=export)
+
+    load = commands.add_parser("import", help="recreate an event from its outcomes.json")
+    load.add_argument("file", help="an outcomes.json export")
+    load.set_defaults(func=import_)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

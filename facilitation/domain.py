@@ -84,6 +84,8 @@ RECREATABLE = frozenset({VOTE})
 LOCKABLE = frozenset({ITEM, ROLE})
 
 
+IMPORTED_TIMES = ("created_at", "updated_at")
+
 PAST_TENSE = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
@@ -211,6 +213,9 @@ def decide(command: Command, current: Entity | None, room_locked: bool, at: str)
         entity.update(DEFAULTS.get(command.kind, {}))
         entity.update(command.fields)
         entity.update(version=version, created_at=at, updated_at=at)
+        # A re-imported event keeps its original times. Only internal commands can carry
+        # them: the API's and the pages' schemas refuse these fields.
+        entity.update({k: command.fields[k] for k in IMPORTED_TIMES if k in command.fields})
         return entity
     if current is None or current.get("deleted"):
         raise NotFound("No such entry; it may have been deleted.")
