@@ -280,3 +280,23 @@ async def test_an_empty_event_exports_every_format(client: httpx.AsyncClient) ->
     assert doc["actions"] == [] and doc["merges"] == [] and doc["goal_alignment"] == []
 
 
+
+
+async def test_download_links_work_in_the_organisers_browser(server: Server,
+                                                             hostile: Hostile) -> None:
+    from facilitation.render import Renderer
+
+    html = Renderer().render("partials/downloads.html", event={"id": hostile.event["id"]})
+    page = Collect()
+    page.feed(html)
+    links = [attrs["href"] for tag, attrs in page.tags if tag == "a"]
+    assert len(links) == 7 and all(link and "/outcomes." in link for link in links)
+    room = hostile.rooms[0]["id"]
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as browser:
+        await browser.get(f"/e/{hostile.event['id']}/r/{room}?t={hostile.token}",
+                          follow_redirects=True)
+        for link in links:
+            assert link is not None
+            answer = await browser.get(link)
+            assert answer.status_code == 200, link
+            assert "filename=" in answer.headers["content-disposition"]
