@@ -13,14 +13,32 @@ from typing import TYPE_CHECKING, Any
 
 from facilitation import domain, errors
 from facilitation.domain import (
-    EVENT, ITEM, MERGE, MESSAGE, MESSAGE_ID, PLENARY, PLENARY_ID, ROLE, ROOM, TIMER, TIMER_ID,
-    VOTE, Appended, Board, make_command, vote_id,
+    EVENT,
+    ITEM,
+    MERGE,
+    MESSAGE,
+    MESSAGE_ID,
+    PLENARY,
+    PLENARY_ID,
+    ROLE,
+    ROOM,
+    TIMER,
+    TIMER_ID,
+    VOTE,
+    Appended,
+    Board,
+    make_command,
+    vote_id,
 )
 from facilitation.plenary import merged_items, votes_left
 
 if TYPE_CHECKING:
     from facilitation.schemas import (
-        EventPatch, MergeIn, MergePatch, ModeratedItemPatch, PlenaryPatch, TimerIn,
+        EventPatch,
+        MergeIn,
+        ModeratedItemPatch,
+        PlenaryPatch,
+        TimerIn,
     )
     from facilitation.services import Services
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 
-from facilitation.domain import make_command
 from facilitation.services import Services
 from tests.conftest import Server, auth, item_body, new_event
 
@@ -78,24 +77,18 @@ async def hostile_event(http: httpx.AsyncClient, server: Server) -> Hostile:
 
     contact = await item(r1, SCRIPT, owner="Port of Bergen", due="2026-12-15", goals=["g1"],
                          author="Kari Nordmann (Vestland)")
-    await item(r1, WORLD, owner="Ola Nordmann 🧭", due="2027-01-31", goals=["g1", "g2"])
+    world = await item(r1, WORLD, owner="Ola Nordmann 🧭", due="2027-01-31", goals=["g1", "g2"])
     await item(r1, FORMULA, owner='=cmd|" /C calc"!A0', goals=["g2"])
     await item(r2, HTMX, owner="@municipality", due="2026-12-01", status="agreed")
     contact2 = await item(r2, "Agree on one contact list for ports and municipalities",
                           owner="Vestland county", due="2026-12-20", goals=["g1"])
     await item(r2, MULTILINE, owner="+47 555 00 000", status="done")
     await item(r3, PLUS, owner="-Fournisseurs-", due="2027-03-01")
-    await item(r3, MINUS, goals=["g2"])
-    await item(r3, AT, owner="Sécurité civile", due="2027-02-14", goals=["g2"])
+    minus = await item(r3, MINUS, goals=["g2"])
+    at = await item(r3, AT, owner="Sécurité civile", due="2027-02-14", goals=["g2"])
     await item(r3, MARKUP, owner="Ahmed الحربي")
     gone = await item(r1, "DELETED ITEM must not appear", owner="nobody")
     gone2 = await item(r3, "ANOTHER DELETED ITEM", due="2027-01-01")
-    for deleted in (gone, gone2):
-        answer = await http.delete(f"{base}/{deleted['room']}/items/{deleted['id']}",
-                                   headers=auth(token))
-        assert answer.status_code == 204
-        h.live_items.pop(deleted["id"])
-        h.deleted_items.add(deleted["id"])
     # An edit: the outcomes show the latest state.
     answer = await http.patch(f"{base}/{r1}/items/{contact['id']}",
                               json={"version": 1, "status": "agreed"}, headers=auth(token))
@@ -111,19 +104,36 @@ async def hostile_event(http: httpx.AsyncClient, server: Server) -> Hostile:
     h.live_roles.pop(dropped["id"])
     h.deleted_roles.add(dropped["id"])
 
-    # Merges and votes (the plenary's kinds), through the store as the plenary API will.
-    services = services_of(server)
+    # The plenary: votes, then a merge across rooms (of which one source is deleted later),
+    # a merge that is undone, and a vote for the merged action.
+    api = f"/api/events/{event['id']}"
+    answer = await http.patch(f"{api}/plenary", json={"voting": True}, headers=auth(token))
+    assert answer.status_code == 200, answer.text
+    for voter, target in (("a", contact), ("b", contact), ("a", h.live_items[world["id"]])):
+        answer = await http.post(f"{api}/votes", json={"item": target["id"], "voter": voter},
+                                 headers=auth(token))
+        assert answer.status_code == 201, answer.text
     h.merge_id = str(uuid.uuid4())
     h.merge_sources = [contact["id"], contact2["id"]]
-    await services.store.append(event["id"], make_command(
-        "merge", "create", h.merge_id, None,
-        {"text": "One contact list <b>for</b> ports & municipalities",
-         "items": [*h.merge_sources, gone["id"]], "rooms": [r1, r2]}))
-    dead_merge = str(uuid.uuid4())
-    await services.store.append(event["id"], make_command(
-        "merge", "create", dead_merge, None, {"text": "DELETED MERGE", "items": [contact["id"]]}))
-    await services.store.append(event["id"], make_command("merge", "delete", dead_merge, None))
-    for voter in ("a", "b"):
-        await services.store.append(event["id"], make_command(
-            "vote", "create", str(uuid.uuid4()), r1, {"item": contact["id"], "voter": voter}))
+    answer = await http.post(f"{api}/merges", headers=auth(token), json={
+        "id": h.merge_id, "text": "One contact list <b>for</b> ports & municipalities",
+        "items": [*h.merge_sources, gone["id"]]})
+    assert answer.status_code == 201, answer.text
+    undone = str(uuid.uuid4())
+    answer = await http.post(f"{api}/merges", headers=auth(token), json={
+        "id": undone, "text": "DELETED MERGE", "items": [minus["id"], at["id"]]})
+    assert answer.status_code == 201, answer.text
+    assert (await http.delete(f"{api}/merges/{undone}", headers=auth(token))).status_code == 204
+    answer = await http.post(f"{api}/votes", json={"item": h.merge_id, "voter": "c"},
+                             headers=auth(token))
+    assert answer.status_code == 201, answer.text
+    for deleted in (gone, gone2):
+        answer = await http.delete(f"{base}/{deleted['room']}/items/{deleted['id']}",
+                                   headers=auth(token))
+        assert answer.status_code == 204
+        h.live_items.pop(deleted["id"])
+        h.deleted_items.add(deleted["id"])
+    # Room 3 is closed at the end: its lock is part of the outcomes too.
+    answer = await http.post(f"{api}/rooms/{r3}/lock", headers=auth(token))
+    assert answer.status_code == 200, answer.text
     return h

@@ -67,9 +67,26 @@ async def test_json_is_complete_and_versioned(client: httpx.AsyncClient, hostile
     contact = next(a for a in doc["actions"] if a["id"] == hostile.merge_sources[0])
     assert contact["merged_into"] == "M1" and contact["votes"] == 2 and contact["status"] == "agreed"
     assert doc["totals"]["actions"] == len(hostile.live_items)
+    assert merge["votes"] == 3  # a and b on a source before the merge, c on the merge
+    assert next(a for a in doc["actions"] if a["text"] == WORLD)["votes"] == 1
+    assert [r["locked"] for r in doc["event"]["rooms"]] == [False, False, True]
     alignment = {line["text"]: line for line in doc["goal_alignment"]}
-    assert alignment["Shared situational picture"]["total"] == 3
+    # The plenary's rule: the merged action counts once per room it came from, once in total.
+    picture = alignment["Shared situational picture"]
+    assert list(picture["rooms"].values()) == [2, 1, 0] and picture["total"] == 2
     assert alignment["Funding for pilots"]["addressed"] is False
+
+
+async def test_goal_alignment_is_the_plenarys(server: Server, hostile: Hostile) -> None:
+    from facilitation.outcomes import build
+    from facilitation.plenary import goal_matrix
+    from tests.outcomes_fixtures import services_of
+
+    board = await services_of(server).board(hostile.event["id"])
+    model, matrix = build(board), goal_matrix(board)
+    assert [list(a.per_room) for a in model.alignment] == [r["cells"] for r in matrix["rows"]]
+    assert [a.total for a in model.alignment] == [r["total"] for r in matrix["rows"]]
+    assert list(model.untagged) == matrix["untagged"]
 
 
 # -- CSV -------------------------------------------------------------------------------------

@@ -14,13 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from facilitation.domain import ITEM, ROLE, Board, Entity, public
-
-# Kinds the plenary adds (issue 4); built in whether or not any are present.
-MERGE = "merge"
-VOTE = "vote"
-
-STATUS_ORDER = ("proposed", "agreed", "done")
+from facilitation.domain import ITEM, MERGE, ROLE, VOTE, Board, Entity, public
 
 
 @dataclass(frozen=True)
@@ -137,7 +131,7 @@ class Outcomes:
     rooms: tuple[RoomOutcomes, ...]
     merges: tuple[Merged, ...]
     alignment: tuple[GoalAlignment, ...]
-    untagged: tuple[int, ...]  # per room: actions with no goal
+    untagged: tuple[int, ...]  # per room: unmerged actions and merged actions with no goal
     votes: tuple[Entity, ...]  # live vote entities, kept for the JSON and its re-import
     totals: Counts = field(default_factory=Counts)
 
@@ -230,9 +224,8 @@ def build(board: Board, exported_at: datetime | None = None) -> Outcomes:
     live_merges: list[tuple[str, Entity, list[str]]] = []
     live_items = {i["id"] for items in items_by_room.values() for i in items}
     for merge in board.live(MERGE):
+        # A joint action stays (the plenary shows it) even if a room deleted a source since.
         sources = [i for i in dict.fromkeys(merge.get("items") or []) if i in live_items]
-        if not sources:
-            continue  # every source was deleted: nothing left to carry forward
         ref = f"M{len(live_merges) + 1}"
         live_merges.append((ref, merge, sources))
         for item_id in sources:
@@ -266,15 +259,10 @@ def build(board: Board, exported_at: datetime | None = None) -> Outcomes:
         room_outcomes.append(RoomOutcomes(room, tuple(actions), tuple(roles), _counts(actions, roles)))
 
     merges = tuple(
-        _merged(ref, merge, [actions_by_id[i] for i in sources], goal_by_id, voters)
+        _merged(ref, merge, [actions_by_id[i] for i in sources], room_by_id, goal_by_id, voters)
         for ref, merge, sources in live_merges
     )
-    alignment = tuple(
-        GoalAlignment(goal, per_room, sum(per_room))
-        for goal in goals
-        for per_room in [tuple(sum(1 for a in r.actions if goal in a.goals) for r in room_outcomes)]
-    )
-    untagged = tuple(sum(1 for a in r.actions if not a.goals) for r in room_outcomes)
+    alignment, untagged = _alignment(goals, room_outcomes, merges)
     all_actions = [a for r in room_outcomes for a in r.actions]
     all_roles = [x for r in room_outcomes for x in r.roles]
     return Outcomes(
@@ -299,32 +287,47 @@ def _counts(actions: list[Action], roles: list[Role]) -> Counts:
     )
 
 
-def _merged(ref: str, merge: Entity, sources: list[Action], goal_by_id: dict[str, Goal],
-            voters: dict[str, set[str]]) -> Merged:
-    """A merged action: its own fields where the moderator set them, else its sources'."""
-    rooms = tuple(dict.fromkeys(a.room for a in sources))
+def _alignment(goals: tuple[Goal, ...], rooms: list[RoomOutcomes], merges: tuple[Merged, ...]
+               ) -> tuple[tuple[GoalAlignment, ...], tuple[int, ...]]:
+    """The plenary's rule (plenary.goal_matrix): actions are the unmerged items and the
+    merged actions; a merged action counts once in every room it came from and once in
+    the total."""
+    lines: list[tuple[tuple[Goal, ...], tuple[str, ...]]] = [
+        (a.goals, (r.room.id,)) for r in rooms for a in r.actions if not a.merged_into]
+    lines += [(m.goals, tuple(room.id for room in m.rooms)) for m in merges]
+    order = [r.room.id for r in rooms]
+
+    def count(selected: list[tuple[str, ...]]) -> tuple[int, ...]:
+        return tuple(sum(1 for where in selected if room in where) for room in order)
+
+    alignment = []
+    for goal in goals:
+        serving = [where for tagged, where in lines if goal in tagged]
+        alignment.append(GoalAlignment(goal, count(serving), len(serving)))
+    return tuple(alignment), count([where for tagged, where in lines if not tagged])
+
+
+def _merged(ref: str, merge: Entity, sources: list[Action], room_by_id: dict[str, Room],
+            goal_by_id: dict[str, Goal], voters: dict[str, set[str]]) -> Merged:
+    """A merged action: the moderator's fields, its sources' where the moderator left a gap."""
+    stored_rooms = [room_by_id[r] for r in merge.get("rooms") or [] if r in room_by_id]
+    rooms = tuple(dict.fromkeys([*stored_rooms, *(a.room for a in sources)]))
     owners = [a.owner for a in sources if a.owner]
     dues = [a.due for a in sources if a.due is not None]
-    statuses = {a.status for a in sources}
-    if statuses <= {"done"}:
-        status = "done"
-    elif statuses & {"agreed", "done"}:
-        status = "agreed"
-    else:
-        status = "proposed"
-    goals = (_goals_of(merge["goals"], goal_by_id) if isinstance(merge.get("goals"), list)
-             else tuple(dict.fromkeys(g for a in sources for g in a.goals)))
+    # As the plenary shows it: the merge's own goals and every source's.
+    goal_ids = [*(merge.get("goals") or []), *(g.id for a in sources for g in a.goals)]
     # Interest in a merged action: distinct voters on it or on any of its sources.
     who: set[str] = set(voters.get(merge["id"], ()))
     for action in sources:
         who |= voters.get(action.id, set())
     return Merged(
-        ref=ref, id=merge["id"], text=_text(merge.get("text")) or sources[0].text,
+        ref=ref, id=merge["id"],
+        text=_text(merge.get("text")) or (sources[0].text if sources else ""),
         sources=tuple(sources), rooms=rooms,
         owner=_text(merge.get("owner")) or "; ".join(dict.fromkeys(owners)),
         due=parse_due(merge.get("due")) or (min(dues) if dues else None),
-        status=_text(merge.get("status")) or status, goals=goals, votes=len(who),
-        author=_text(merge.get("author")), version=int(merge.get("version", 1)),
+        status=_text(merge.get("status")) or "proposed", goals=_goals_of(goal_ids, goal_by_id),
+        votes=len(who), author=_text(merge.get("author")), version=int(merge.get("version", 1)),
         created_at=parse_time(merge.get("created_at")),
         updated_at=parse_time(merge.get("updated_at")), stored=public(merge),
     )

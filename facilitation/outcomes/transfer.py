@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from facilitation.domain import ITEM, ROLE, ROOM, Command, Conflict, Entity, make_command
+from facilitation.domain import ITEM, MERGE, ROLE, ROOM, VOTE, Command, Conflict, Entity, make_command
 from facilitation.outcomes import Export, export
 from facilitation.outcomes.jsonio import DERIVED, SCHEMA
-from facilitation.outcomes.model import MERGE, VOTE
 from facilitation.schemas import EventIn
 
 if TYPE_CHECKING:

@@ -14,8 +14,16 @@ from facilitation import errors, moderation
 from facilitation.domain import MESSAGE, PLENARY, TIMER, public
 from facilitation.plenary import actions, room_counts, suggestions
 from facilitation.schemas import (
-    EventPatch, MergeIn, MergePatch, MessageIn, ModeratedItemPatch, PlenaryPatch, TimerIn, VoteIn,
-    changed_fields, parse,
+    EventPatch,
+    MergeIn,
+    MergePatch,
+    MessageIn,
+    ModeratedItemPatch,
+    PlenaryPatch,
+    TimerIn,
+    VoteIn,
+    changed_fields,
+    parse,
 )
 from facilitation.security import JOIN, ORGANISER
 from facilitation.web.api import ORJSONResponse, _access

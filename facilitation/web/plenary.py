@@ -18,7 +18,8 @@ from starlette.routing import Route, WebSocketRoute
 from facilitation import errors, live
 from facilitation.domain import EVENT, ITEM, MERGE, MESSAGE, PLENARY, ROLE, ROOM, TIMER, VOTE
 from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
-from facilitation.security import ORGANISER, PLENARY as PLENARY_ROLE, origin_allowed, resolve
+from facilitation.security import ORGANISER, origin_allowed, resolve
+from facilitation.security import PLENARY as PLENARY_ROLE
 from facilitation.web.api import parse_after, services_of
 from facilitation.web.pages import claim_link
 
