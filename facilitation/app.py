@@ -112,7 +112,10 @@ async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
     services: Services = conn.app.state.services
     if request.headers.get("hx-request") == "true":
         toast = services.renderer.render("partials/toast.html", message=exc.message, kind="error")
-        return HTMLResponse(toast, status_code=exc.status, headers=exc.headers)
+        # Only the out-of-band toast is shown: the request's own target keeps
+        # what it had (a form is not emptied by a 413 or a 429).
+        headers = {**exc.headers, "HX-Reswap": "none"}
+        return HTMLResponse(toast, status_code=exc.status, headers=headers)
     return services.renderer.page(
         request, "error.html",
         {"status": exc.status, "title": TITLES.get(exc.status, "Something went wrong"),

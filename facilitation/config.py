@@ -40,8 +40,12 @@ class Settings:
     demo: bool = True
     # Request bodies and websocket messages larger than this are refused.
     max_body_bytes: int = 64 * 1024
-    # Writes per browser session (or token) per minute before 429.
+    # Writes per browser session per minute before 429 (a burst of 3 s worth is allowed).
     write_rate_per_minute: int = 600
+    # Writes per second by all holders of one token together (a room, a load test).
+    token_writes_per_second: int = 200
+    # Messages a client may send on one websocket per minute before it is closed.
+    socket_messages_per_minute: int = 120
     # Open websockets per browser session (or token); a room shares one join token,
     # so the cap is per session cookie, never per token or IP address alone.
     max_sockets_per_session: int = 20

@@ -37,6 +37,9 @@ MESSAGE = "message"
 PLENARY_ID = "plenary"
 TIMER_ID = "timer"
 MESSAGE_ID = "message"
+# A token was rotated: entity id "plenary" or "join-<room id>"; never the token itself.
+# Every worker's hub sees it in log order and closes the sockets the old token opened.
+ACCESS = "access"
 
 STATUSES = ("proposed", "agreed", "done")
 
@@ -61,6 +64,7 @@ EDITABLE: dict[str, tuple[str, ...]] = {
     TIMER: ("ends_at", "seconds", "label"),
     # message {"id": "message", "text": "" when cleared}: shown in every room and the plenary
     MESSAGE: ("text",),
+    ACCESS: ("target", "rotation"),
 }
 
 DEFAULTS: dict[str, Entity] = {
@@ -73,6 +77,7 @@ DEFAULTS: dict[str, Entity] = {
               "votes_per_person": 3},
     TIMER: {"ends_at": None, "seconds": 0, "label": ""},
     MESSAGE: {"text": ""},
+    ACCESS: {"rotation": 0},
 }
 
 PLENARY_VIEWS = ("rooms", "spotlight", "goals", "roles", "priorities", "join")

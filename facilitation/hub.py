@@ -19,15 +19,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from facilitation.broker import RESYNC
-from facilitation.domain import Board, Change
+from facilitation.domain import ACCESS, Board, Change
+from facilitation.security import still_valid
 from facilitation.store import channel
 from facilitation.wsproto import DirectWriter, text_frame
 
 if TYPE_CHECKING:
     from facilitation.broker import Broker
+    from facilitation.security import Access
     from facilitation.store import Store
 
 log = logging.getLogger("facilitation.hub")
+
+# The close code of a socket whose token was rotated (an application code: the
+# page reloads, and the server tells the person their link is no longer valid).
+CLOSE_REVOKED = 4401
 
 # A render function: (change, board after it, view) -> frame text, or None to send nothing.
 Render = Callable[[Change, Board, str], "str | None"]
@@ -49,6 +55,9 @@ class Listener:
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
     closed_reason: str = ""
+    close_code: int = 1012  # service restart: the page reconnects
+    # Who opened the socket: checked again whenever a token of the event is rotated.
+    access: Access | None = None
 
     @property
     def max_backlog(self) -> int:
@@ -80,9 +89,20 @@ class Listener:
         self.pending.clear()
         self.wakeup.set()
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, code: int = 1012) -> None:
         self.closed_reason = reason
+        self.close_code = code
         self.wakeup.set()
+
+    def revoke(self) -> None:
+        """The token behind this socket was rotated: send nothing more, close (4401)."""
+        self.live = False
+        self.pending.clear()
+        self.close("access revoked", CLOSE_REVOKED)
+
+    @property
+    def revoked(self) -> bool:
+        return self.close_code == CLOSE_REVOKED
 
 
 class EventHub:
@@ -97,6 +117,7 @@ class EventHub:
         self.failed: BaseException | None = None
         self._task: asyncio.Task[None] | None = None
         self.on_change: list[Callable[[Change], None]] = []
+        self._rechecks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"hub-{self.event_id}")
@@ -107,6 +128,8 @@ class EventHub:
             raise self.failed or RuntimeError("hub stopped before it was ready")
 
     async def stop(self) -> None:
+        for task in list(self._rechecks):
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -172,7 +195,7 @@ class EventHub:
         frames: dict[str, str | None] = {}
         encoded: dict[str, bytes] = {}
         for listener in list(self.listeners):
-            if change.seq <= listener.last or listener.overflowed:
+            if change.seq <= listener.last or listener.overflowed or listener.revoked:
                 continue
             if not listener.may_see(change):
                 continue
@@ -192,8 +215,32 @@ class EventHub:
                 listener.write(change.seq, encoded[view])
             else:
                 listener.offer(change.seq, frame)
+        if change.kind == ACCESS:
+            # A token was rotated (on any worker): its sockets here end at once.
+            task = asyncio.create_task(self.revoke_stale())
+            self._rechecks.add(task)
+            task.add_done_callback(self._rechecks.discard)
         for callback in self.on_change:
             callback(change)
+
+    async def revoke_stale(self) -> None:
+        """Close every socket whose token is no longer the event's current one."""
+        secrets = None
+        delay = 0.05
+        while secrets is None:
+            try:
+                secrets = await self.store.secrets(self.event_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the store is down; the revocation must not be lost
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if secrets is None:
+                return
+        for listener in list(self.listeners):
+            if listener.access is not None and not still_valid(listener.access, secrets):
+                listener.revoke()
 
 
 class Hubs:

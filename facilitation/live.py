@@ -16,10 +16,14 @@ from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from facilitation.hub import Listener
+from facilitation.hub import CLOSE_REVOKED, Listener
+from facilitation.limits import session_id
+from facilitation.security import still_valid
 from facilitation.wsproto import writer_of
 
 if TYPE_CHECKING:
+    from facilitation.limits import Bucket
+    from facilitation.security import Access
     from facilitation.services import Services
 
 log = logging.getLogger("facilitation.live")
@@ -40,8 +44,34 @@ async def stream(
     view: str,
     room: str | None,
     after: int,
+    *,
+    access: Access,
 ) -> None:
-    """Send every change after ``after`` that this socket may see, then live ones."""
+    """Send every change after ``after`` that this socket may see, then live ones.
+
+    ``access`` is who opened the socket: the socket is closed (4401) as soon as
+    the token behind it is rotated, on whichever worker the rotation happened.
+    """
+    sid = session_id(websocket)
+    refused = services.limits.open_socket(sid)
+    if refused is not None:
+        await _close(websocket, CLOSE_TRY_AGAIN, refused)
+        return
+    try:
+        await _stream(websocket, services, event_id, view, room, after, access)
+    finally:
+        services.limits.close_socket(sid)
+
+
+async def _stream(
+    websocket: WebSocket,
+    services: Services,
+    event_id: str,
+    view: str,
+    room: str | None,
+    after: int,
+    access: Access,
+) -> None:
     try:
         hub = await services.hubs.get(event_id)
         # This worker's hub may trail another worker's by a message in flight, so
@@ -59,10 +89,19 @@ async def stream(
         await websocket.close(code=CLOSE_POLICY, reason="reload")
         return
     listener = Listener(view, room, after, limit=services.settings.socket_buffer,
-                        direct=writer_of(websocket.scope))
+                        direct=writer_of(websocket.scope), access=access)
     services.hubs.attach(hub, listener)
     services.sockets.add(listener)
-    receiver = asyncio.create_task(_drain(websocket))
+    # A rotation that landed between the handshake's check and the attach above
+    # was not seen by the hub for this socket: look once more now.
+    try:
+        current = await services.store.secrets(event_id)
+    except Exception:  # noqa: BLE001 - cannot check now: the page comes back shortly
+        listener.close("store unavailable; reconnect shortly", CLOSE_TRY_AGAIN)
+    else:
+        if current is None or not still_valid(access, current):
+            listener.revoke()
+    receiver = asyncio.create_task(_drain(websocket, services.limits.message_bucket()))
     sender = asyncio.create_task(_pump(websocket, services, event_id, listener))
     try:
         done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
@@ -94,6 +133,9 @@ async def _pump(websocket: WebSocket, services: Services, event_id: str, listene
         if len(missed) < REPLAY_PAGE:
             break
     while True:
+        if listener.revoked:
+            await _close(websocket, CLOSE_REVOKED, listener.closed_reason)
+            return
         if listener.overflowed:
             await _close(websocket, CLOSE_TRY_AGAIN, "too far behind; reconnect to catch up")
             return
@@ -104,7 +146,7 @@ async def _pump(websocket: WebSocket, services: Services, event_id: str, listene
             await websocket.send_text(frame)
             listener.last = seq
         if listener.closed_reason:
-            await _close(websocket, CLOSE_SERVICE_RESTART, listener.closed_reason)
+            await _close(websocket, listener.close_code, listener.closed_reason)
             return
         # Caught up and nothing queued: the hub may now write to this socket
         # directly (no await between the last check and this switch).
@@ -114,11 +156,19 @@ async def _pump(websocket: WebSocket, services: Services, event_id: str, listene
         listener.wakeup.clear()
 
 
-async def _drain(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, so a disconnect is noticed at once."""
+async def _drain(websocket: WebSocket, budget: Bucket) -> None:
+    """Read (and ignore) what the client sends, so a disconnect is noticed at once.
+
+    Nothing a client sends changes anything (writes go through HTTP, where each
+    one is authorised); a client that floods the socket is closed with 1008.
+    Frames over the size limit never get here: uvicorn closes them with 1009.
+    """
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
+            return
+        if budget.take():
+            await _close(websocket, CLOSE_POLICY, "too many messages")
             return
 
 

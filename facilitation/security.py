@@ -36,6 +36,9 @@ class Access:
     role: str
     room: str | None = None  # the room of a join token
     via_bearer: bool = False
+    # Fingerprint of the token this access came from: a socket opened with it is
+    # closed when that token is rotated (never the token itself).
+    fp: str = ""
 
     def may_read(self, room: str) -> bool:
         return self.role in (ORGANISER, PLENARY) or self.room == room
@@ -113,14 +116,23 @@ def resolve(conn: HTTPConnection, event_id: str, secrets: Secrets) -> Access:
         access = match_token(token, event_id, secrets)
         if access is None:
             raise Unauthorized("This token is not valid for this event.")
-        return Access(access.event_id, access.role, access.room, via_bearer=True)
+        return Access(access.event_id, access.role, access.room, via_bearer=True,
+                      fp=fingerprint(token))
     grant = session_grants(conn).get(event_id)
     if grant:
-        access = Access(event_id, grant.get("role", ""), grant.get("room"))
-        current = token_for(access, secrets)
-        if current is not None and same(fingerprint(current), grant.get("fp", "")):
+        access = Access(event_id, str(grant.get("role", "")), grant.get("room"),
+                        fp=str(grant.get("fp", "")))
+        if still_valid(access, secrets):
             return access
+        raise Unauthorized(
+            "The organiser has replaced the link you opened. Ask them for the new one.")
     raise Unauthorized()
+
+
+def still_valid(access: Access, secrets: Secrets) -> bool:
+    """Whether the token behind ``access`` is still the current one (not rotated)."""
+    current = token_for(access, secrets)
+    return current is not None and same(fingerprint(current), access.fp)
 
 
 def session_grants(conn: HTTPConnection) -> dict[str, dict[str, Any]]:
@@ -175,6 +187,22 @@ def origin_allowed(conn: HTTPConnection, settings: Settings) -> bool:
         parts = urlsplit(referer)
         origin = f"{parts.scheme}://{parts.netloc}"
     return origin.rstrip("/") in own_origins(conn, settings)
+
+
+def check_socket_origin(websocket: HTTPConnection, settings: Settings) -> None:
+    """Refuse a cross-site websocket handshake before it is accepted.
+
+    Browsers always send Origin on a websocket handshake and cookies ride along,
+    so a page of another site could otherwise use a participant's session. A
+    handshake without Origin is not a browser's: it must bring a bearer token
+    (which no other site can make a browser send).
+    """
+    if websocket.headers.get("origin") is None:
+        if bearer(websocket) is None:
+            raise Unauthorized("A client without Origin must send a bearer token.")
+        return
+    if not origin_allowed(websocket, settings):
+        raise Forbidden("Websockets from other sites are refused.")
 
 
 # -- size limit --------------------------------------------------------------------------

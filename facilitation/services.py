@@ -6,16 +6,18 @@ store (durable, idempotent, published), and map refusals to HTTP errors.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from facilitation import domain, errors
 from facilitation.broker import Broker, create_broker
-from facilitation.domain import EVENT, Appended, Board, Command, Secrets, make_command
+from facilitation.domain import ACCESS, EVENT, Appended, Board, Command, Secrets, make_command
 from facilitation.hub import Hubs, Listener
+from facilitation.limits import Limits
 from facilitation.presence import MemoryPresence, Presence, create_presence
 from facilitation.security import ORGANISER, PLENARY, Access
 from facilitation.store import Store, StoreUnavailable, create_store
@@ -36,15 +38,19 @@ class Services:
     broker: Broker
     renderer: Renderer
     hubs: Hubs
+    limits: Limits
     sockets: set[Listener] = field(default_factory=set)
     presence: Presence = field(default_factory=MemoryPresence)
+    # Rotations read, change and save an event's secrets: one at a time per worker.
+    _rotating: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def build(cls, settings: Settings, renderer: Renderer) -> Services:
         broker = create_broker(settings)
         store = create_store(settings, broker)
         hubs = Hubs(store, broker, renderer.frame)
-        return cls(settings, store, broker, renderer, hubs, presence=create_presence(settings))
+        return cls(settings, store, broker, renderer, hubs, Limits(settings),
+                   presence=create_presence(settings))
 
     async def start(self) -> None:
         await self.broker.connect()
@@ -90,6 +96,42 @@ class Services:
         )
         await self._guard(self.store.create_event(event_id, secrets, command))
         return event_id, secrets
+
+    async def rotate(self, event_id: str, target: str) -> Secrets:
+        """Give the plenary (``target="plenary"``) or a room (its id) a fresh token.
+
+        The new token is saved first, so every request checks against it at
+        once; then an ``access`` change goes through the log (never the token,
+        only that it changed), so every worker's hub closes the sockets that the
+        old token opened, in order with everything else.
+        """
+        async with self._rotating:
+            secrets = await self.secrets(event_id)
+            if target == "plenary":
+                secrets = replace(secrets, plenary_token=domain.new_token())
+                entity_id, room = "plenary", None
+            else:
+                if target not in secrets.join_tokens:
+                    raise errors.NotFound("There is no such room in this event.")
+                joins = {**secrets.join_tokens, target: domain.new_token()}
+                secrets = replace(secrets, join_tokens=joins)
+                entity_id, room = f"join-{target}", target
+            await self._guard(self.store.save_secrets(event_id, secrets))
+            for _attempt in range(3):
+                board = await self.board(event_id)
+                current = board.entities.get(domain.entity_key(ACCESS, entity_id))
+                rotation = int(current.get("rotation", 0)) + 1 if current else 1
+                command = make_command(
+                    ACCESS, "update" if current else "create", entity_id, room,
+                    {"target": entity_id, "rotation": rotation},
+                    key=f"{ACCESS}:{entity_id}:{domain.new_token()}",
+                )
+                try:
+                    await self.submit(event_id, command)
+                    break
+                except errors.Conflict:
+                    continue  # another worker created it first: update it instead
+        return secrets
 
     async def submit(self, event_id: str, command: Command) -> Appended:
         """Append one command; the caller has already checked the caller's access."""

@@ -12,6 +12,9 @@
   "use strict";
 
   var RECONNECTED_BY_EXTENSION = [1006, 1011, 1012, 1013];
+  // The organiser rotated the link this page was opened with: reloading shows
+  // the server's page that says so (reconnecting would only be refused).
+  var CLOSE_REVOKED = 4401;
   var announceTimer = null;
   var pendingAnnouncements = [];
 
@@ -98,6 +101,7 @@
       setSync(navigator.onLine === false ? "offline" : "reconnecting");
       var reload = $("sync-reload");
       if (reload && reload.getAttribute("data-reload")) { window.location.reload(); return; }
+      if (code === CLOSE_REVOKED) { window.location.reload(); return; }
       if (RECONNECTED_BY_EXTENSION.indexOf(code) < 0 && wrapper) {
         // The extension gives up on other codes; a page for a live room never does.
         setTimeout(function () { wrapper.reconnect(); }, 500 + Math.random() * 2500);

@@ -27,6 +27,7 @@ from facilitation.schemas import (
     parse,
 )
 from facilitation.security import (
+    check_socket_origin,
     match_token,
     origin_allowed,
     remember_grant,
@@ -176,6 +177,7 @@ def _create(kind: str) -> Any:
         services, access, board, room = found
         require_same_origin(request)
         access.require_write(room["id"])
+        services.limits.check_access_write(request, access)
         form = await request.form()
         extra = {"id": str(form.get("id", "")), "author": author_of(who(request, board.event_id))}
         context = room_context(board, room, access)
@@ -238,6 +240,7 @@ def _update(kind: str) -> Any:
         services, access, board, room = found
         require_same_origin(request)
         access.require_write(room["id"])
+        services.limits.check_access_write(request, access)
         entity_id = request.path_params["id"]
         form = await request.form()
         editing = bool(form.get("edit"))
@@ -287,6 +290,7 @@ def _delete(kind: str) -> Any:
         services, access, board, room = found
         require_same_origin(request)
         access.require_write(room["id"])
+        services.limits.check_access_write(request, access)
         entity_id = request.path_params["id"]
         await services.submit(
             board.event_id, make_command(kind, "delete", entity_id, room["id"]))
@@ -300,8 +304,7 @@ def _delete(kind: str) -> Any:
 async def room_socket(websocket: WebSocket) -> None:
     services = services_of(websocket)
     event_id, room_id = websocket.path_params["event"], websocket.path_params["room"]
-    if not origin_allowed(websocket, services.settings):
-        raise errors.Forbidden("Websockets from other sites are refused.")
+    check_socket_origin(websocket, services.settings)
     access = resolve(websocket, event_id, await services.secrets(event_id))
     board = await services.board(event_id)
     services.room_of(board, room_id)
@@ -312,7 +315,8 @@ async def room_socket(websocket: WebSocket) -> None:
     person = str(websocket.session.get("sid") or id(websocket))
     await services.presence.enter(event_id, room_id, person)
     try:
-        await live.stream(websocket, services, event_id, f"room:{room_id}", room_id, after)
+        await live.stream(
+            websocket, services, event_id, f"room:{room_id}", room_id, after, access=access)
     finally:
         await services.presence.leave(event_id, room_id, person)
 

@@ -18,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from facilitation import errors, live
 from facilitation.domain import EVENT, ITEM, MERGE, MESSAGE, PLENARY, ROLE, ROOM, TIMER, VOTE
 from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
-from facilitation.security import ORGANISER, origin_allowed, resolve
+from facilitation.security import ORGANISER, check_socket_origin, resolve
 from facilitation.security import PLENARY as PLENARY_ROLE
 from facilitation.web.api import parse_after, services_of
 from facilitation.web.pages import claim_link
@@ -153,13 +153,13 @@ async def join_codes(request: Request) -> Response:
 
 async def plenary_socket(websocket: WebSocket) -> None:
     services = services_of(websocket)
-    if not origin_allowed(websocket, services.settings):
-        raise errors.Forbidden("Websockets from other sites are refused.")
+    check_socket_origin(websocket, services.settings)
     services, board = await _access(websocket)
+    access = resolve(websocket, board.event_id, await services.secrets(board.event_id))
     after = parse_after(websocket.query_params.get("after"))
     await services.presence.counts(board.event_id)  # warm the counts pushes render with
     await websocket.accept()
-    await live.stream(websocket, services, board.event_id, VIEW, None, after)
+    await live.stream(websocket, services, board.event_id, VIEW, None, after, access=access)
 
 
 def routes() -> list[Route | WebSocketRoute]:

@@ -1,0 +1,275 @@
+"""Access control against a running server: rooms, roles, origins and token rotation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.conftest import ADMIN, Server, auth, item_body, new_event
+from tests.test_room_page import join, room_path
+
+
+def cookie_of(browser: httpx.AsyncClient) -> str:
+    return "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+
+
+async def refused_status(url: str, headers: dict[str, str]) -> int:
+    try:
+        async with connect(url, additional_headers=headers):
+            raise AssertionError(f"accepted: {url} {headers}")
+    except websockets.InvalidStatus as refused:
+        return refused.response.status_code
+
+
+async def closed_with(ws: ClientConnection, timeout: float = 5) -> int:
+    """Read until the server closes the socket; its close code."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    except websockets.ConnectionClosed as closed:
+        assert closed.rcvd is not None, "closed without a close frame"
+        return closed.rcvd.code
+
+
+async def snapshot(client: httpx.AsyncClient, event: dict[str, Any]) -> list[Any]:
+    """Everything a room holds, read with the organiser token."""
+    rooms = []
+    for room in event["rooms"]:
+        answer = await client.get(f"/api/events/{event['id']}/rooms/{room['id']}",
+                                  headers=auth(event["organiser_token"]))
+        rooms.append(answer.json())
+    return rooms
+
+
+async def test_room_a_token_against_room_b_reads_and_stores_nothing(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    a, b = event["rooms"][0], event["rooms"][1]
+    api_b = f"/api/events/{event['id']}/rooms/{b['id']}"
+    mine = (await client.post(f"{api_b}/items", json=item_body("B's own item"),
+                              headers=auth(b["join_token"]))).json()
+    role = (await client.post(f"{api_b}/roles", json={"id": item_body()["id"], "actor": "B",
+                              "role": "Lead"}, headers=auth(b["join_token"]))).json()
+    before = await snapshot(client, event)
+    token_a = auth(a["join_token"])
+    answers = [
+        await client.get(api_b, headers=token_a),
+        await client.post(f"{api_b}/items", json=item_body("from A"), headers=token_a),
+        await client.patch(f"{api_b}/items/{mine['id']}", json={"version": 1, "text": "A was here"},
+                           headers=token_a),
+        await client.delete(f"{api_b}/items/{mine['id']}", headers=token_a),
+        await client.post(f"{api_b}/roles", json={"id": item_body()["id"], "actor": "A",
+                          "role": "x"}, headers=token_a),
+        await client.patch(f"{api_b}/roles/{role['id']}", json={"version": 1, "role": "A"},
+                           headers=token_a),
+        await client.delete(f"{api_b}/roles/{role['id']}", headers=token_a),
+        await client.post(f"{api_b}/token", headers=token_a),
+        await client.post(f"/api/events/{event['id']}/plenary/token", headers=token_a),
+    ]
+    for answer in answers:
+        assert answer.status_code == 403, (answer.request.method, answer.request.url, answer.text)
+        body = answer.json()["error"]
+        assert body["code"] == "forbidden"
+        assert "B's own item" not in answer.text
+    # The event as room A sees it carries no other room's token.
+    seen = (await client.get(f"/api/events/{event['id']}", headers=token_a)).json()
+    assert b["join_token"] not in json.dumps(seen)
+    # Through the browser: room A's session opens neither room B's page, forms nor socket.
+    browser = await join(server, a)
+    page_b = room_path(event, b)
+    assert (await browser.get(page_b)).status_code == 403
+    posted = await browser.post(f"{page_b}/items", data={"id": item_body()["id"], "text": "x"})
+    assert posted.status_code == 403 and "text/html" in posted.headers["content-type"]
+    edited = await browser.post(f"{page_b}/items/{mine['id']}", data={"version": "1",
+                                "status": "done"})
+    assert edited.status_code == 403
+    assert (await browser.post(f"{page_b}/items/{mine['id']}/delete")).status_code == 403
+    socket = f"{server.ws_url}{page_b}/live?after=0"
+    assert await refused_status(socket, {"cookie": cookie_of(browser), "origin": server.url}) == 403
+    # A's join stream sees none of B's changes.
+    async with connect(f"{server.ws_url}/api/events/{event['id']}/stream?after=0",
+                       additional_headers=token_a) as ws:
+        frames = []
+        try:
+            while True:
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 0.5)))
+        except TimeoutError:
+            pass
+    assert all(f["room"] in (None, a["id"]) for f in frames)
+    assert "B's own item" not in json.dumps(frames)
+    assert await snapshot(client, event) == before
+    await browser.aclose()
+
+
+async def test_roles_and_events_are_enforced_on_every_row(
+    client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    other = await new_event(client)
+    room = event["rooms"][0]
+    api = f"/api/events/{event['id']}"
+    before = await snapshot(client, event)
+    plenary, foreign = auth(event["plenary_token"]), auth(other["organiser_token"])
+    # The plenary token reads everything and changes nothing.
+    assert (await client.get(f"{api}/rooms/{room['id']}", headers=plenary)).status_code == 200
+    for method, path, body in (
+        ("POST", f"{api}/rooms/{room['id']}/items", item_body()),
+        ("POST", f"{api}/rooms/{room['id']}/token", None),
+        ("POST", f"{api}/plenary/token", None),
+    ):
+        answer = await client.request(method, path, json=body, headers=plenary)
+        assert answer.status_code == 403, (path, answer.text)
+    # Another event's organiser token is not a token of this event at all.
+    for method, path, body in (
+        ("GET", api, None),
+        ("GET", f"{api}/rooms/{room['id']}", None),
+        ("POST", f"{api}/rooms/{room['id']}/items", item_body()),
+        ("POST", f"{api}/rooms/{room['id']}/token", None),
+    ):
+        answer = await client.request(method, path, json=body, headers=foreign)
+        assert answer.status_code == 401, (path, answer.text)
+        assert answer.json()["error"]["code"] == "unauthorized"
+    # Only the admin token creates events; an organiser token is not one.
+    made = await client.post("/api/events", json={"title": "T", "rooms": [{"name": "A"}]},
+                             headers=auth(event["organiser_token"]))
+    assert made.status_code == 401
+    # A room of another event is unknown here (404), even to the organiser.
+    elsewhere = f"{api}/rooms/{other['rooms'][0]['id']}"
+    assert (await client.post(f"{elsewhere}/token",
+                              headers=auth(event["organiser_token"]))).status_code == 404
+    assert await snapshot(client, event) == before
+
+
+async def test_cross_site_socket_is_refused_and_own_origin_accepted(
+    server: Server, event: dict[str, Any]
+) -> None:
+    room = event["rooms"][2]
+    browser = await join(server, room)
+    page_socket = f"{server.ws_url}{room_path(event, room)}/live?after=0"
+    stream = f"{server.ws_url}/api/events/{event['id']}/stream?after=0"
+    cookie = cookie_of(browser)
+    for url in (page_socket, stream):
+        evil = await refused_status(url, {"cookie": cookie, "origin": "https://evil.example"})
+        assert evil == 403
+        # Same token, the app's own origin: accepted.
+        async with connect(url, additional_headers={"cookie": cookie, "origin": server.url}):
+            pass
+        # No Origin (not a browser): only with a bearer token, never with the cookie alone.
+        assert await refused_status(url, {"cookie": cookie}) == 401
+        async with connect(url, additional_headers=auth(room["join_token"])):
+            pass
+        # A bearer token does not make another site's page acceptable.
+        assert await refused_status(url, {**auth(room["join_token"]),
+                                          "origin": "http://localhost.evil.example"}) == 403
+    await browser.aclose()
+
+
+async def test_allowed_origins_setting_admits_another_origin(
+    tmp_root: Any, event: dict[str, Any]
+) -> None:
+    from tests.conftest import free_port, make_settings
+
+    port = free_port()
+    extra = Server(make_settings(tmp_root / f"origins-{port}", port,
+                                 allowed_origins=("https://board.example.org",)))
+    await extra.start()
+    try:
+        async with httpx.AsyncClient(base_url=extra.url) as http:
+            made = await new_event(http)
+        stream = f"{extra.ws_url}/api/events/{made['id']}/stream?after=0"
+        token = auth(made["plenary_token"])
+        async with connect(stream, additional_headers={**token,
+                                                       "origin": "https://board.example.org"}):
+            pass
+        assert await refused_status(stream, {**token, "origin": "https://other.example.org"}) == 403
+    finally:
+        await extra.stop()
+
+
+async def test_rotating_a_join_token_ends_the_old_one_everywhere_at_once(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    room, neighbour = event["rooms"][3], event["rooms"][4]
+    old = room["join_token"]
+    browser = await join(server, room)
+    cookie = {"cookie": cookie_of(browser), "origin": server.url}
+    page = f"{server.ws_url}{room_path(event, room)}/live?after=0"
+    stream = f"{server.ws_url}/api/events/{event['id']}/stream?after=0"
+    page_ws = await connect(page, additional_headers=cookie)
+    bearer_ws = await connect(stream, additional_headers=auth(old))
+    neighbour_ws = await connect(stream, additional_headers=auth(neighbour["join_token"]))
+    organiser_ws = await connect(stream, additional_headers=auth(event["organiser_token"]))
+    # Only the organiser may rotate.
+    assert (await client.post(f"/api/events/{event['id']}/rooms/{room['id']}/token",
+                              headers=auth(old))).status_code == 403
+    rotated = await client.post(f"/api/events/{event['id']}/rooms/{room['id']}/token",
+                                headers=auth(event["organiser_token"]))
+    assert rotated.status_code == 200, rotated.text
+    fresh = next(r for r in rotated.json()["rooms"] if r["id"] == room["id"])
+    new = fresh["join_token"]
+    assert new != old and len(new) >= 22 and fresh["join_url"].endswith(new)
+    assert "access" not in rotated.text or new not in json.dumps(rotated.json().get("access"))
+    # Open sockets opened with the old token are closed; the others stay.
+    assert await closed_with(page_ws) == 4401
+    assert await closed_with(bearer_ws) == 4401
+    api = f"/api/events/{event['id']}/rooms/{room['id']}"
+    # The old token, by bearer or by the session it set, opens nothing any more.
+    assert (await client.get(api, headers=auth(old))).status_code == 401
+    assert (await client.post(f"{api}/items", json=item_body("late"),
+                              headers=auth(old))).status_code == 401
+    assert (await browser.get(room_path(event, room))).status_code == 401
+    assert await refused_status(page, cookie) == 401
+    assert await refused_status(stream, auth(old)) == 401
+    opened = await browser.get(room["join_url"])
+    assert opened.status_code == 401 and "text/html" in opened.headers["content-type"]
+    # The new one works, and the neighbour and the organiser were not disturbed.
+    made = await client.post(f"{api}/items", json=item_body("after rotation"), headers=auth(new))
+    assert made.status_code == 201
+    await client.post(f"/api/events/{event['id']}/rooms/{neighbour['id']}/items",
+                      json=item_body("next door"), headers=auth(neighbour["join_token"]))
+    for ws in (neighbour_ws, organiser_ws):
+        frames = []
+        while not any(f["type"] == "item.created" for f in frames):
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+        # The log says a token changed, never which token.
+        assert all(new not in json.dumps(f) and old not in json.dumps(f) for f in frames)
+        await ws.close()
+    assert "late" not in json.dumps(await snapshot(client, event))
+    await browser.aclose()
+
+
+async def test_rotating_the_plenary_token(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    old = event["plenary_token"]
+    stream = f"{server.ws_url}/api/events/{event['id']}/stream?after=0"
+    plenary_ws = await connect(stream, additional_headers=auth(old))
+    room_ws = await connect(stream, additional_headers=auth(event["rooms"][0]["join_token"]))
+    rotated = await client.post(f"/api/events/{event['id']}/plenary/token",
+                                headers=auth(event["organiser_token"]))
+    assert rotated.status_code == 200
+    new = rotated.json()["plenary_token"]
+    assert new != old and rotated.json()["plenary_url"].endswith(new)
+    assert await closed_with(plenary_ws) == 4401
+    assert (await client.get(f"/api/events/{event['id']}", headers=auth(old))).status_code == 401
+    assert (await client.get(f"/api/events/{event['id']}", headers=auth(new))).status_code == 200
+    async with connect(stream, additional_headers=auth(new)):
+        pass
+    # A room's socket is not the plenary's: it stays open.
+    await client.post(f"/api/events/{event['id']}/rooms/{event['rooms'][0]['id']}/items",
+                      json=item_body(), headers=auth(event["rooms"][0]["join_token"]))
+    frames = []
+    while not any(f["type"] == "item.created" for f in frames):
+        frames.append(json.loads(await asyncio.wait_for(room_ws.recv(), 5)))
+    await room_ws.close()
+
+
+async def test_admin_token_is_needed_and_compared_whole(client: httpx.AsyncClient) -> None:
+    body = {"title": "T", "rooms": [{"name": "A"}]}
+    for token in (ADMIN[:-1], ADMIN + "x", ADMIN.upper(), "x"):
+        answer = await client.post("/api/events", json=body, headers=auth(token))
+        assert answer.status_code == 401, token
