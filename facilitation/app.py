@@ -116,12 +116,14 @@ async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
         # what it had (a form is not emptied by a 413 or a 429).
         headers = {**exc.headers, "HX-Reswap": "none"}
         return HTMLResponse(toast, status_code=exc.status, headers=headers)
-    return services.renderer.page(
+    page = services.renderer.page(
         request, "error.html",
         {"status": exc.status, "title": TITLES.get(exc.status, "Something went wrong"),
          "message": exc.message, "hint": None},
         status=exc.status,
     )
+    page.headers.update(exc.headers)
+    return page
 
 
 async def server_error(conn: HTTPConnection, exc: Exception) -> Response | None:
