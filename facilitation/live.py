@@ -122,7 +122,7 @@ async def _stream(
 
 async def _pump(websocket: WebSocket, services: Services, event_id: str, listener: Listener) -> None:
     hub = await services.hubs.get(event_id)
-    while True:
+    while not listener.revoked:
         missed = await services.store.changes_after(event_id, listener.last, REPLAY_PAGE)
         for change in missed:
             if listener.may_see(change):
