@@ -21,7 +21,7 @@ from facilitation import config, errors
 from facilitation.render import STATIC, Renderer
 from facilitation.security import BodyLimit
 from facilitation.services import Services
-from facilitation.web import api, moderate, moderation_api, pages, plenary
+from facilitation.web import api, moderate, moderation_api, pages, plenary, votes
 from facilitation.web import outcomes as outcomes_web
 
 if TYPE_CHECKING:
@@ -141,6 +141,8 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
     renderer = Renderer()
     services = Services.build(settings, renderer)
     plenary.install(renderer, services.presence)
+    moderate.install(renderer, services.presence)
+    votes.install(renderer)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -158,6 +160,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         *moderation_api.routes(),
         *plenary.routes(),
         *moderate.routes(),
+        *votes.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [

@@ -222,3 +222,15 @@ def room_counts(board: Board, presence: dict[str, int]) -> dict[str, dict[str, i
             "present": presence.get(room["id"], 0),
         }
     return out
+
+
+def votes_context(board: Board, voter: str | None) -> dict[str, Any]:
+    """What a room page's priorities panel renders; ``voter`` None for a shared push."""
+    context: dict[str, Any] = {
+        "plenary": board.singleton(PLENARY),
+        "vote_actions": actions(board, "votes") if board.singleton(PLENARY).get("voting") else [],
+    }
+    if voter is not None:
+        context["my_votes"] = sorted(my_votes(board, voter))
+        context["votes_left"] = votes_left(board, voter)
+    return context

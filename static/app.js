@@ -187,19 +187,49 @@
     });
   }
 
-  // A re-rendered board keeps each pane where it had turned to.
+  // A re-rendered region keeps what the person was doing in it: each board pane
+  // where it had turned to, each ticked box (the moderator choosing items to merge).
   var scrollPositions = {};
+  var ticked = [];
   document.addEventListener("htmx:oobBeforeSwap", function () {
     document.querySelectorAll("[data-autoscroll][id]").forEach(function (pane) {
       scrollPositions[pane.id] = pane.scrollTop;
+    });
+    ticked = [];
+    document.querySelectorAll("[data-keep-checks] input[type=checkbox]:checked").forEach(function (box) {
+      ticked.push(box.name + "=" + box.value);
     });
   });
   document.addEventListener("htmx:oobAfterSwap", function () {
     document.querySelectorAll("[data-autoscroll][id]").forEach(function (pane) {
       if (scrollPositions[pane.id]) pane.scrollTop = scrollPositions[pane.id];
     });
+    document.querySelectorAll("[data-keep-checks] input[type=checkbox]").forEach(function (box) {
+      if (ticked.indexOf(box.name + "=" + box.value) >= 0) box.checked = true;
+    });
     tickTimers();
+    markMyVotes();
   });
+
+  // Votes: the pushed list is the same for everyone; which ones are mine, and how
+  // many I have left, this page knows from #my-votes (set by the server for me).
+  function markMyVotes() {
+    var mine = $("my-votes");
+    var panel = $("votes-panel");
+    if (!mine || !panel) return;
+    var given = (mine.getAttribute("data-my-votes") || "").split(" ").filter(Boolean);
+    panel.querySelectorAll(".vote-row[data-target]").forEach(function (row) {
+      row.classList.toggle("voted", given.indexOf(row.getAttribute("data-target")) >= 0);
+    });
+    var budget = parseInt(panel.getAttribute("data-budget") || "0", 10);
+    var left = $("votes-left");
+    if (left) left.textContent = String(Math.max(0, budget - given.length));
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.documentElement.classList.add("js");
+    markMyVotes();
+  });
+  document.addEventListener("htmx:afterSwap", markMyVotes);
 
   // A locked room disables its forms at once, not only when they are submitted.
   function syncLockState() {

@@ -1,9 +1,254 @@
-"""The moderator's control page (organiser token)."""
+"""The moderator's control page (organiser token): drives the plenary board.
+
+Every control is a plain form (works without JavaScript: POST, then back to the
+page); with htmx the same endpoint answers with the page's live region, and every
+other open page (rooms, plenary, a second moderator tab) gets the change through
+its socket, because each control appends a change to the event's log.
+"""
 
 from __future__ import annotations
 
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
+
+from facilitation import errors, live, moderation
+from facilitation.domain import (
+    EVENT, ITEM, MERGE, MESSAGE, PLENARY, PLENARY_VIEWS, ROLE, ROOM, TIMER, VOTE,
+)
+from facilitation.plenary import suggestions
+from facilitation.schemas import (
+    EventPatch, MergeIn, ModeratedItemPatch, PlenaryPatch, TimerIn, parse,
+)
+from facilitation.security import ORGANISER, origin_allowed, resolve
+from facilitation.web.api import parse_after, services_of
+from facilitation.web.pages import claim_link, is_htmx, require_same_origin
+from facilitation.web.plenary import board_context
+
+if TYPE_CHECKING:
+    from starlette.datastructures import FormData
+    from starlette.requests import Request
+    from starlette.websockets import WebSocket
+
+    from facilitation.domain import Board, Change
+    from facilitation.presence import Presence
+    from facilitation.render import Renderer
+    from facilitation.services import Services
+
+VIEW = "moderate"
+VIEW_NAMES = {
+    "rooms": "All rooms", "spotlight": "One room (spotlight)", "goals": "Goal alignment",
+    "roles": "Roles matrix", "priorities": "Priorities (votes)", "join": "Join codes",
+}
+
+
+def live_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
+    context = board_context(board, presence)
+    items_by_room: dict[str, list[Any]] = {}
+    for action in context["actions"]:
+        if action.kind == "item":
+            items_by_room.setdefault(action.rooms[0], []).append(action)
+    context.update(
+        suggestions=suggestions(board),
+        items_by_room=items_by_room,
+        merges=[a for a in context["actions"] if a.kind == "merge"],
+        view_names=VIEW_NAMES,
+        views=PLENARY_VIEWS,
+        new_id=lambda: uuid.uuid4(),
+        base=f"/e/{board.event_id}/moderate",
+    )
+    return context
+
+
+def install(renderer: Renderer, presence: Presence) -> None:
+    def push(change: Change, board: Board, _: str) -> str:
+        context = live_context(board, presence.last.get(board.event_id, {}))
+        return renderer.render("moderate/live.html", **context, oob=True) + renderer.render(
+            "partials/broadcast.html", **context, oob=True)
+
+    for kind in (ITEM, ROLE, EVENT, ROOM, MERGE, VOTE, PLENARY, TIMER, MESSAGE):
+        renderer.pushes[(kind, VIEW)] = push
+
+
+async def _organiser(request: Request | WebSocket) -> tuple[Services, Board]:
+    services = services_of(request)
+    event_id = request.path_params["event"]
+    access = resolve(request, event_id, await services.secrets(event_id))
+    if access.role != ORGANISER:
+        raise errors.Forbidden("The moderator page opens with the organiser's link only.")
+    return services, await services.board(event_id)
+
+
+async def moderate_page(request: Request) -> Response:
+    services = services_of(request)
+    event_id = request.path_params["event"]
+    secrets = await services.secrets(event_id)
+    redirect = claim_link(request, event_id, secrets)
+    if redirect is not None:
+        return redirect
+    services, board = await _organiser(request)
+    presence = await services.presence.counts(event_id)
+    context = live_context(board, presence)
+    context["join_links"] = [
+        {**room, "url": services.join_url(event_id, room["id"], secrets.join_tokens.get(room["id"]))}
+        for room in board.event["rooms"]]
+    context["plenary_link"] = services.page_url(event_id, "plenary", secrets.plenary_token)
+    return services.renderer.page(request, "moderate.html", context)
+
+
+async def _done(request: Request, services: Services, event_id: str,
+                fresh_merge_form: bool = False) -> Response:
+    """After a control: the live region for htmx, else back to the page."""
+    if not is_htmx(request):
+        return RedirectResponse(f"/e/{event_id}/moderate", status_code=303)
+    board = await services.board(event_id)
+    context = live_context(board, services.presence.last.get(event_id, {}))
+    html = services.renderer.render("moderate/live.html", **context, oob=True)
+    html += services.renderer.render("partials/broadcast.html", **context, oob=True)
+    if fresh_merge_form:
+        html += services.renderer.render("moderate/merge_form.html", **context, oob=True)
+    return HTMLResponse(html)
+
+
+def _control(action: Any) -> Any:
+    async def handler(request: Request) -> Response:
+        services, board = await _organiser(request)
+        require_same_origin(request)
+        form = await request.form()
+        await action(services, board, form, request.path_params)
+        return await _done(request, services, board.event_id, action is _merge)
+
+    return handler
+
+
+def _body(fields: dict[str, Any]) -> bytes:
+    return orjson.dumps(fields)
+
+
+async def _plenary(services: Services, board: Board, form: FormData, _: Any) -> None:
+    fields: dict[str, Any] = {}
+    for name in ("view", "spotlight", "sort"):
+        if form.get(name):
+            fields[name] = str(form.get(name))
+    if form.get("voting") in ("on", "off"):
+        fields["voting"] = form.get("voting") == "on"
+    if form.get("votes_per_person"):
+        raw = str(form.get("votes_per_person"))
+        fields["votes_per_person"] = int(raw) if raw.isdigit() else raw
+    await moderation.set_plenary(services, board.event_id, parse(PlenaryPatch, _body(fields)))
+
+
+async def _timer(services: Services, board: Board, form: FormData, _: Any) -> None:
+    if form.get("stop"):
+        await moderation.stop_timer(services, board.event_id)
+        return
+    raw = str(form.get("minutes", "")).replace(",", ".").strip()
+    try:
+        seconds = round(float(raw) * 60)
+    except ValueError:
+        raise errors.Unprocessable("Give the countdown in minutes, for example 5.") from None
+    body = _body({"seconds": seconds, "label": str(form.get("label", ""))})
+    await moderation.start_timer(services, board.event_id, parse(TimerIn, body))
+
+
+async def _message(services: Services, board: Board, form: FormData, _: Any) -> None:
+    text = "" if form.get("clear") else str(form.get("text", "")).strip()
+    if len(text) > 200:
+        raise errors.Unprocessable("A message may have at most 200 characters.")
+    await moderation.set_message(services, board.event_id, text)
+
+
+async def _lock(services: Services, board: Board, form: FormData, _: Any) -> None:
+    locked = form.get("locked") == "1"
+    room = str(form.get("room", ""))
+    if room == "all":
+        await moderation.set_lock_all(services, board.event_id, locked)
+    else:
+        await moderation.set_lock(services, board.event_id, room, locked)
+
+
+async def _merge(services: Services, board: Board, form: FormData, _: Any) -> None:
+    items = [str(i) for i in form.getlist("items")]
+    text = str(form.get("text", "")).strip() or None
+    body = _body({"id": str(form.get("id", "")), "items": items, "text": text})
+    await moderation.create_merge(services, board.event_id, parse(MergeIn, body))
+
+
+async def _unmerge(services: Services, board: Board, form: FormData, params: Any) -> None:
+    await moderation.delete_merge(services, board.event_id, params["id"])
+
+
+async def _merge_status(services: Services, board: Board, form: FormData, params: Any) -> None:
+    status = str(form.get("status", ""))
+    if status not in ("proposed", "agreed", "done"):
+        raise errors.Unprocessable("Unknown status.")
+    await moderation.update_merge(services, board.event_id, params["id"], {"status": status}, None)
+
+
+async def _item(services: Services, board: Board, form: FormData, params: Any) -> None:
+    """Toggle one goal on an item, or set its status (agreed in plenary)."""
+    item = board.entities.get(f"item:{params['id']}")
+    if item is None or item.get("deleted"):
+        raise errors.NotFound("This action item does not exist any more.")
+    fields: dict[str, Any] = {}
+    if form.get("goal"):
+        goal = str(form.get("goal"))
+        goals = list(item.get("goals", []))
+        fields["goals"] = [g for g in goals if g != goal] if goal in goals else goals + [goal]
+    if form.get("status"):
+        fields["status"] = str(form.get("status"))
+    await moderation.moderate_item(services, board.event_id, params["id"],
+                                   parse(ModeratedItemPatch, _body(fields)))
+
+
+async def _event(services: Services, board: Board, form: FormData, _: Any) -> None:
+    rooms = []
+    for room_id, name, prompt in zip(form.getlist("room_id"), form.getlist("room_name"),
+                                     form.getlist("room_prompt"), strict=False):
+        if str(name).strip():
+            rooms.append({"id": str(room_id) or None, "name": str(name), "prompt": str(prompt)})
+    goals = [{"id": str(goal_id) or None, "text": str(text)}
+             for goal_id, text in zip(form.getlist("goal_id"), form.getlist("goal_text"),
+                                      strict=False) if str(text).strip()]
+    body = _body({"title": str(form.get("title", "")), "rooms": rooms, "goals": goals})
+    await moderation.edit_event(services, board.event_id, parse(EventPatch, body))
+
+
+async def event_form_done(request: Request) -> Response:
+    """The settings form changes the page's structure: always load it afresh."""
+    services, board = await _organiser(request)
+    require_same_origin(request)
+    await _event(services, board, await request.form(), request.path_params)
+    response = RedirectResponse(f"/e/{board.event_id}/moderate#settings", status_code=303)
+    if is_htmx(request):
+        response = Response(status_code=204, headers={"HX-Redirect": f"/e/{board.event_id}/moderate"})
+    return response
+
+
+async def moderate_socket(websocket: WebSocket) -> None:
+    services = services_of(websocket)
+    if not origin_allowed(websocket, services.settings):
+        raise errors.Forbidden("Websockets from other sites are refused.")
+    services, board = await _organiser(websocket)
+    after = parse_after(websocket.query_params.get("after"))
+    await websocket.accept()
+    await live.stream(websocket, services, board.event_id, VIEW, None, after)
 
 
 def routes() -> list[Route | WebSocketRoute]:
-    return []
+    base = "/e/{event}/moderate"
+    controls = {
+        "plenary": _plenary, "timer": _timer, "message": _message, "lock": _lock,
+        "merges": _merge, "merges/{id}/delete": _unmerge, "merges/{id}/status": _merge_status,
+        "items/{id}": _item,
+    }
+    return [
+        Route(base, moderate_page),
+        Route(f"{base}/event", event_form_done, methods=["POST"]),
+        WebSocketRoute(f"{base}/live", moderate_socket),
+        *[Route(f"{base}/{path}", _control(action), methods=["POST"])
+          for path, action in controls.items()],
+    ]

@@ -15,7 +15,8 @@ import orjson
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, live
+from facilitation import errors, live, moderation
+from facilitation.plenary import votes_context
 from facilitation.domain import ITEM, MESSAGE, ROLE, TIMER, make_command, public
 from facilitation.schemas import (
     NAME_MAX,
@@ -109,6 +110,8 @@ async def room_page(request: Request) -> Response:
     me = who(request, board.event_id)
     if me is None or request.query_params.get("rename"):
         return services.renderer.page(request, "join.html", {**context, **(me or {})})
+    voter = moderation.voter_id(board.event_id, f"sid:{request.session.setdefault('sid', pysecrets.token_hex(8))}")
+    context.update(votes_context(board, voter))
     context.update(
         me=me,
         items=board.live(ITEM, room["id"]),

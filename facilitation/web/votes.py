@@ -1,0 +1,72 @@
+"""Votes from the room page: during plenary each person gives a few votes to actions.
+
+One vote per person per action is the store's doing (the vote's id is derived from
+the person and the action); the budget is checked against the board on each vote.
+A person is their browser session: ``session["sid"]``, never shown to anyone.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+from typing import TYPE_CHECKING
+
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from facilitation import errors, moderation
+from facilitation.domain import MERGE, PLENARY, VOTE
+from facilitation.plenary import votes_context
+from facilitation.web.pages import is_htmx, page_access, require_same_origin
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from facilitation.domain import Board, Change
+    from facilitation.render import Renderer
+
+
+def person(request: Request, event_id: str) -> str:
+    sid = request.session.setdefault("sid", pysecrets.token_hex(8))
+    return moderation.voter_id(event_id, f"sid:{sid}")
+
+
+async def vote(request: Request) -> Response:
+    found = await page_access(request)
+    if isinstance(found, Response):
+        return found
+    services, access, board, room = found
+    require_same_origin(request)
+    if not access.may_write(room["id"]):
+        raise errors.Forbidden("Your link lets you read this room, not vote.")
+    form = await request.form()
+    target = str(form.get("item", ""))
+    voter = person(request, board.event_id)
+    await moderation.vote(services, board.event_id, voter, target, form.get("give") != "0")
+    base = f"/e/{board.event_id}/r/{room['id']}"
+    if not is_htmx(request):
+        return RedirectResponse(base, status_code=303)
+    fresh = await services.board(board.event_id)
+    context = {**votes_context(fresh, voter), "event": {**fresh.event, "id": fresh.event_id},
+               "room": room, "oob": True}
+    html = services.renderer.render("partials/my_votes.html", **context)
+    html += services.renderer.render("partials/votes.html", **context)
+    return HTMLResponse(html)
+
+
+def install(renderer: Renderer) -> None:
+    """The room view's priorities panel follows votes, merges and the plenary state."""
+
+    def push(change: Change, board: Board, room_id: str) -> str:
+        room = board.room(room_id)
+        if room is None:
+            return ""
+        context = {**votes_context(board, None), "event": {**board.event, "id": board.event_id},
+                   "room": room, "oob": True}
+        return renderer.render("partials/votes.html", **context)
+
+    for kind in (VOTE, MERGE, PLENARY):
+        renderer.pushes[(kind, "room")] = push
+
+
+def routes() -> list[Route]:
+    return [Route("/e/{event}/r/{room}/votes", vote, methods=["POST"])]
