@@ -2,20 +2,19 @@
 
 Works with the organiser's bearer token and with the session cookie that
 opening the organiser's link sets, so the moderator page's download links work
-in a browser. Building and rendering run on a worker thread: a 10,000-action
-export does not stall the event loop that serves every room's live updates.
+in a browser. Building and rendering run in a helper process (``offload``): a
+10,000-action export does not stall the event loop that serves every room's live updates.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 from starlette.routing import Route
 
 from facilitation import errors
-from facilitation.outcomes import FORMATS, export
+from facilitation.outcomes import FORMATS, offload
 from facilitation.outcomes.report import report_csp
 from facilitation.security import resolve
 from facilitation.web.api import services_of
@@ -34,7 +33,7 @@ async def outcomes(request: Request) -> Response:
             f"No such format. Ask for one of: outcomes.{', outcomes.'.join(FORMATS)}."
         )
     board = await services.board(event_id)
-    result = await asyncio.to_thread(export, board, fmt)
+    result = await offload.render(board, fmt)
     # The HTML report opens in the browser (to read, print, or save as PDF); the rest download.
     disposition = "inline" if fmt == "html" else "attachment"
     headers = {"content-disposition": f'{disposition}; filename="{result.filename}"'}
