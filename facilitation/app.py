@@ -18,10 +18,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from facilitation import config, errors
+from facilitation.limits import WriteLimit
 from facilitation.render import STATIC, Renderer
 from facilitation.security import BodyLimit
 from facilitation.services import Services
-from facilitation.web import api, moderate, moderation_api, pages, plenary, votes
+from facilitation.web import api, moderate, moderation_api, pages, plenary, tokens, votes
 from facilitation.web import outcomes as outcomes_web
 
 if TYPE_CHECKING:
@@ -161,6 +162,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         *plenary.routes(),
         *moderate.routes(),
         *votes.routes(),
+        *tokens.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [
@@ -174,6 +176,8 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
             same_site="lax",
             https_only=settings.cookie_secure,
         ),
+        # Inside the session: writes are counted per browser session and per token.
+        Middleware(WriteLimit, limits=services.limits, on_error=http_error),
     ]
     handlers: dict[Any, Any] = {
         errors.HTTPError: http_error,

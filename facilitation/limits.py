@@ -16,18 +16,26 @@ accounting, and a client spread over N workers gets at most N times its share.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from starlette.requests import HTTPConnection, Request
+
 from facilitation.errors import TooManyRequests
+from facilitation.security import bearer, fingerprint, session_grants
 
 if TYPE_CHECKING:
-    from starlette.requests import HTTPConnection
+    from starlette.responses import Response
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from facilitation.config import Settings
-    from facilitation.security import Access
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+EVENT_IN_PATH = re.compile(r"^/(?:api/events|e)/([^/]+)")
 
 
 @dataclass
@@ -82,6 +90,21 @@ def session_id(conn: HTTPConnection) -> str | None:
     return sid if isinstance(sid, str) and sid else None
 
 
+def token_key(conn: HTTPConnection) -> str | None:
+    """The fingerprint of the token behind a request: its bearer token, or the
+    session's grant for the event in the path. Valid or not: a flood of made-up
+    tokens is bounded by the limiter's size, and answered 401 at once anyway."""
+    token = bearer(conn)
+    if token is not None:
+        return fingerprint(token)
+    found = EVENT_IN_PATH.match(conn.url.path)
+    if found:
+        grant = session_grants(conn).get(found.group(1))
+        if isinstance(grant, dict) and grant.get("fp"):
+            return str(grant["fp"])
+    return None
+
+
 def too_many(wait: float, message: str) -> TooManyRequests:
     seconds = max(1, math.ceil(wait))
     return TooManyRequests(message, headers={"Retry-After": str(seconds)}, retry_after=seconds)
@@ -102,19 +125,19 @@ class Limits:
         self.sockets = 0
         self.sockets_by_session: dict[str, int] = {}
 
-    def check_write(self, conn: HTTPConnection, token_key: str) -> None:
-        """Count one write by this browser session and this token, or raise 429."""
+    def check_write(self, conn: HTTPConnection) -> None:
+        """Count one write by this browser session and by its token, or raise 429."""
         sid = session_id(conn)
         if sid is not None:
-            wait = self.session_writes.take("s:" + sid)
+            wait = self.session_writes.take(sid)
             if wait:
                 raise too_many(wait, "You are saving very fast. Wait a moment, then try again.")
-        wait = self.token_writes.take("t:" + token_key)
-        if wait:
-            raise too_many(wait, "Too many changes through this link at once. Try again shortly.")
-
-    def check_access_write(self, conn: HTTPConnection, access: Access) -> None:
-        self.check_write(conn, f"{access.event_id}:{access.fp}")
+        token = token_key(conn)
+        if token is not None:
+            wait = self.token_writes.take(token)
+            if wait:
+                raise too_many(
+                    wait, "Too many changes through this link at once. Try again shortly.")
 
     # -- sockets -----------------------------------------------------------------------
 
@@ -142,3 +165,33 @@ class Limits:
     def message_bucket(self) -> Bucket:
         """One socket's budget of incoming messages (the pages send none today)."""
         return Bucket(self.socket_message_rate, max(10.0, self.socket_message_rate * 10))
+
+
+ErrorPage = Callable[[HTTPConnection, Exception], Awaitable["Response | None"]]
+
+
+class WriteLimit:
+    """Every write (POST, PUT, PATCH, DELETE) of every route, counted before it runs.
+
+    A middleware rather than a call in each handler, so the routes later issues
+    add are limited too. It sits inside the session middleware (it needs the
+    session's id) and answers like any other error: JSON under ``/api/``, a
+    toast for htmx, a friendly page otherwise, with ``Retry-After``.
+    """
+
+    def __init__(self, app: ASGIApp, limits: Limits, on_error: ErrorPage) -> None:
+        self.app = app
+        self.limits = limits
+        self.on_error = on_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in WRITES:
+            request = Request(scope, receive)
+            try:
+                self.limits.check_write(request)
+            except TooManyRequests as refused:
+                response = await self.on_error(request, refused)
+                if response is not None:
+                    await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

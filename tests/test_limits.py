@@ -45,7 +45,8 @@ async def test_writes_are_limited_per_browser_session_not_per_address_or_link(
     answers = [await first.post(f"{base}/items", headers=hx,
                                 data={"id": item_body()["id"], "text": f"fast {n}"})
                for n in range(5)]
-    assert [a.status_code for a in answers[:3]] == [201, 201, 201]
+    # A burst of 3 writes per session; giving one's name was the first.
+    assert [a.status_code for a in answers[:2]] == [201, 201]
     limited = answers[-1]
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) >= 1

@@ -273,3 +273,40 @@ async def test_admin_token_is_needed_and_compared_whole(client: httpx.AsyncClien
     for token in (ADMIN[:-1], ADMIN + "x", ADMIN.upper(), "x"):
         answer = await client.post("/api/events", json=body, headers=auth(token))
         assert answer.status_code == 401, token
+
+
+async def test_the_moderator_page_form_replaces_a_link(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    room = event["rooms"][5]
+    organiser = httpx.AsyncClient(base_url=server.url, headers={"origin": server.url})
+    opened = await organiser.get(event["moderator_url"])
+    assert opened.status_code in (303, 404)  # the moderator page claims the link (or is not built)
+    if opened.status_code == 404:
+        # Until the moderator page exists, the organiser's session comes from the plenary link
+        # opened with the organiser token (a grant is per event, whatever page set it).
+        opened = await organiser.get(f"/e/{event['id']}/plenary?t={event['organiser_token']}")
+        assert opened.status_code == 303
+    participant = await join(server, room)
+    path = f"/e/{event['id']}/links/rooms/{room['id']}"
+    # Another site cannot make the organiser's browser replace a link.
+    forged = await organiser.post(path, headers={"origin": "https://evil.example"})
+    assert forged.status_code == 403
+    # A participant's session cannot either.
+    assert (await participant.post(path)).status_code == 403
+    assert (await client.get(f"/api/events/{event['id']}/rooms/{room['id']}",
+                             headers=auth(room["join_token"]))).status_code == 200
+    done = await organiser.post(path, headers={"hx-request": "true"})
+    assert done.status_code == 200
+    assert 'id="access-links"' in done.text and room["name"] in done.text
+    assert room["join_token"] not in done.text  # the old link is gone from the list
+    assert (await client.get(f"/api/events/{event['id']}/rooms/{room['id']}",
+                             headers=auth(room["join_token"]))).status_code == 401
+    assert (await participant.get(room_path(event, room))).status_code == 401
+    # The organiser keeps its own access; without htmx the form redirects back.
+    plain = await organiser.post(f"/e/{event['id']}/links/plenary")
+    assert plain.status_code == 303 and plain.headers["location"].endswith("/moderate")
+    assert (await client.get(f"/api/events/{event['id']}",
+                             headers=auth(event["plenary_token"]))).status_code == 401
+    await organiser.aclose()
+    await participant.aclose()

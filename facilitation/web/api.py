@@ -60,7 +60,6 @@ async def health(request: Request) -> Response:
 async def create_event(request: Request) -> Response:
     services = services_of(request)
     admin_ok(request, services.settings)
-    services.limits.check_write(request, "admin")
     body = parse(EventIn, await request.body())
     event_id, secrets = await services.create_event(body)
     board = await services.board(event_id)
@@ -98,7 +97,6 @@ async def _writable_room(request: Request) -> tuple[Services, str, str, dict[str
     board = await services.board(event_id)
     services.room_of(board, room_id)
     access.require_write(room_id)
-    services.limits.check_access_write(request, access)
     return services, event_id, room_id, board.event
 
 
@@ -161,21 +159,6 @@ async def stream(websocket: WebSocket) -> None:
     await live.stream(websocket, services, event_id, JSON, access.room, after, access=access)
 
 
-async def rotate_token(request: Request) -> Response:
-    """``POST .../rooms/{room}/token`` or ``.../plenary/token``: a fresh token; the old one ends."""
-    event_id = request.path_params["event"]
-    services, access = await _access(request, event_id)
-    board = await services.board(event_id)
-    room_id = request.path_params.get("room")
-    if room_id is not None:
-        services.room_of(board, room_id)
-    access.require_moderate()
-    services.limits.check_access_write(request, access)
-    secrets = await services.rotate(event_id, room_id or "plenary")
-    board = await services.board(event_id)
-    return ORJSONResponse(services.event_json(board, secrets, access))
-
-
 def parse_after(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
@@ -197,7 +180,5 @@ def routes() -> list[Route | WebSocketRoute]:
         Route(f"{base}/roles", _create(ROLE), methods=["POST"]),
         Route(f"{base}/roles/{{id}}", _update(ROLE), methods=["PATCH"]),
         Route(f"{base}/roles/{{id}}", _delete(ROLE), methods=["DELETE"]),
-        Route(f"{base}/token", rotate_token, methods=["POST"]),
-        Route("/api/events/{event}/plenary/token", rotate_token, methods=["POST"]),
         WebSocketRoute("/api/events/{event}/stream", stream),
     ]

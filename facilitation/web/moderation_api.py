@@ -85,7 +85,10 @@ async def create_merge(request: Request) -> Response:
 
 
 async def list_merges(request: Request) -> Response:
-    services, event_id, _ = await _reader(request)
+    services, event_id, access = await _reader(request)
+    if access.role == JOIN:
+        # A merge's text and sources span rooms; a join link reads its own room only.
+        raise errors.Forbidden("Only the plenary and organiser links see every room.")
     board = await services.board(event_id)
     return ORJSONResponse([merge_json(board, a.entity) for a in actions(board)
                            if a.kind == "merge"])
