@@ -23,10 +23,11 @@ from facilitation.plenary import suggestions
 from facilitation.schemas import (
     EventPatch, MergeIn, ModeratedItemPatch, PlenaryPatch, TimerIn, parse,
 )
-from facilitation.security import ORGANISER, origin_allowed, resolve
+from facilitation.security import ORGANISER, check_socket_origin, resolve
 from facilitation.web.api import parse_after, services_of
 from facilitation.web.pages import claim_link, is_htmx, require_same_origin
 from facilitation.web.plenary import board_context
+from facilitation.web.tokens import access_links
 
 if TYPE_CHECKING:
     from starlette.datastructures import FormData
@@ -92,10 +93,7 @@ async def moderate_page(request: Request) -> Response:
     services, board = await _organiser(request)
     presence = await services.presence.counts(event_id)
     context = live_context(board, presence)
-    context["join_links"] = [
-        {**room, "url": services.join_url(event_id, room["id"], secrets.join_tokens.get(room["id"]))}
-        for room in board.event["rooms"]]
-    context["plenary_link"] = services.page_url(event_id, "plenary", secrets.plenary_token)
+    context["links"] = access_links(services, board, secrets)
     return services.renderer.page(request, "moderate.html", context)
 
 
@@ -230,12 +228,12 @@ async def event_form_done(request: Request) -> Response:
 
 async def moderate_socket(websocket: WebSocket) -> None:
     services = services_of(websocket)
-    if not origin_allowed(websocket, services.settings):
-        raise errors.Forbidden("Websockets from other sites are refused.")
+    check_socket_origin(websocket, services.settings)
     services, board = await _organiser(websocket)
+    access = resolve(websocket, board.event_id, await services.secrets(board.event_id))
     after = parse_after(websocket.query_params.get("after"))
     await websocket.accept()
-    await live.stream(websocket, services, board.event_id, VIEW, None, after)
+    await live.stream(websocket, services, board.event_id, VIEW, None, after, access=access)
 
 
 def routes() -> list[Route | WebSocketRoute]:

@@ -32,7 +32,7 @@ def access_links(services: Services, board: Board, secrets: Secrets) -> list[dic
     """Every link of the event with its rotate URL, for ``partials/rotate.html``."""
     event_id = board.event_id
     links = [{
-        "key": PLENARY, "label": "Plenary board",
+        "key": PLENARY, "label": PLENARY,  # the template says "Plenary board", translated
         "url": services.page_url(event_id, PLENARY, secrets.plenary_token),
         "rotate": f"/e/{event_id}/links/plenary",
     }]
@@ -70,7 +70,7 @@ async def rotate_page(request: Request) -> Response:
     if not is_htmx(request):
         return RedirectResponse(f"/e/{board.event_id}/moderate", status_code=303)
     links = access_links(services, board, secrets)
-    rotated = next((link["label"] for link in links if link["key"] == target), "")
+    rotated = next((link["label"] for link in links if link["key"] == target), "")  # "plenary" too
     context: dict[str, Any] = {"links": links, "rotated": rotated}
     return HTMLResponse(services.renderer.render("partials/rotate.html", **context))
 
