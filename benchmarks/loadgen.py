@@ -124,9 +124,9 @@ async def _worker_main(conn: Connection, plan: Plan) -> None:
         submits: list[tuple[int, int, int, int, int]] = []
         if rate > 0 and plan.writers:
             interval = int(1e9 / rate)
+            pairs = zip(plan.writers, clients, strict=True)
             results = await asyncio.gather(
-                *(_write(w, c, start_ns, end_ns, interval) for w, c in zip(plan.writers, clients))
-            )
+                *(_write(w, c, start_ns, end_ns, interval) for w, c in pairs))
             for r in results:
                 submits.extend(r)
         rest = end_ns + int(args["drain"] * 1e9) - time.monotonic_ns()

@@ -67,9 +67,9 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> str:
     cells = [[fmt(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
               for i, h in enumerate(columns)]
-    line = "| " + " | ".join(h.ljust(w) for h, w in zip(columns, widths)) + " |"
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True)) + " |"
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells]
     return "\n".join([f"\n{title}  ({NOTE})", line, rule, *body])
 
 

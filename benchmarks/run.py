@@ -141,7 +141,7 @@ def over_capacity(step: dict[str, Any]) -> bool:
 
 def scenario_b(args: argparse.Namespace) -> dict[str, Any]:
     """One room of 1,000: the fixed rate, then a ramp for deliveries/s at p99 <= 100 ms."""
-    ramp = [(r, args.step_s) for r in (5, 10, 20, 30, 45, 70, 100, 150, 225, 340, 500)]
+    ramp: list[Step] = [(r, args.step_s) for r in (5, 10, 20, 30, 45, 70, 100, 150, 225, 340, 500)]
     results: dict[str, Any] = {}
     for t in args.targets:
         res = run_target(FACTORIES[t](), 1, 1000, 0, [(args.rate, args.duration)], args.procs)
@@ -177,7 +177,7 @@ def ingest_failed(step: dict[str, Any]) -> bool:
 
 def scenario_c(args: argparse.Namespace) -> dict[str, Any]:
     """Ingest: ramp the offered rate over 64 writers in 25 rooms, one plenary screen listening."""
-    ramp = [(r, args.step_s) for r in (250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500)]
+    ramp: list[Step] = [(r, args.step_s) for r in (250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500)]
     results = {t: run_target(FACTORIES[t](), 25, 0, 1, ramp, args.procs, stop=ingest_failed,
                              writers_total=64) for t in args.targets}
     rows = []

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any, cast
+from urllib.parse import urlencode
 
 import orjson
 
@@ -53,14 +54,19 @@ class HttpClient:
         token: str | None = None,
         headers: dict[str, str] | None = None,
         on_first_byte: Callable[[], None] | None = None,
+        form: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """Send one request; return (status, lower-cased headers, body)."""
+        """Send one request (a JSON body, or a form); return (status, lower-cased headers, body)."""
         payload = b"" if body is None else orjson.dumps(body)
+        if form is not None:
+            payload = urlencode(form).encode()
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         if token:
             lines.append(f"Authorization: Bearer {token}")
         if body is not None:
             lines.append("Content-Type: application/json")
+        elif form is not None:
+            lines.append("Content-Type: application/x-www-form-urlencoded")
         if payload or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(payload)}")
         for key, value in (headers or {}).items():
@@ -276,7 +282,7 @@ class WsScreen(asyncio.Protocol):
 
 
 async def open_screen(
-    host: str, port: int, path: str, token: str | None, arrivals: Arrivals, timeout: float = 30.0
+    host: str, port: int, path: str, token: str | None, arrivals: Arrivals, limit_s: float = 30.0
 ) -> WsScreen:
     """Connect and complete the handshake; raise on refusal or timeout."""
     loop = asyncio.get_running_loop()
@@ -286,9 +292,9 @@ async def open_screen(
         holder.append(WsScreen(host, port, path, token, arrivals))
         return holder[0]
 
-    await asyncio.wait_for(loop.create_connection(factory, host, port), timeout)
+    await asyncio.wait_for(loop.create_connection(factory, host, port), limit_s)
     screen = holder[0]
-    await asyncio.wait_for(asyncio.shield(screen.opened), timeout)
+    await asyncio.wait_for(asyncio.shield(screen.opened), limit_s)
     if screen.closed:
         raise ConnectionError(screen.close_reason)
     return screen

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 import orjson
 import uvicorn
 from broadcaster import Broadcast
+from broadcaster._base import Unsubscribed
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -62,8 +63,12 @@ async def stream(ws: WebSocket) -> None:
 
     async def sender() -> None:
         async with hub.subscribe(channel=channel) as subscriber:
-            async for event in subscriber:  # type: ignore[union-attr]
-                await ws.send_text(event.message)
+            try:
+                while True:
+                    event = await subscriber.get()
+                    await ws.send_text(event.message)
+            except (Unsubscribed, WebSocketDisconnect, OSError):
+                pass
 
     async def receiver() -> None:
         try:
