@@ -72,6 +72,7 @@ def run_target(server: servers.Server, rooms: int, per_room: int, plenary: int,
                 # template compilation, first database page) that are not the steady state.
                 warm = fleet.step(min(steps[0][0], 5.0) or 5.0, 2.0, 1.0, server)
             done: list[dict[str, Any]] = []
+            failures = 0
             for rate, duration in steps:
                 r = fleet.step(rate, duration, drain, server)
                 done.append(r)
@@ -80,7 +81,10 @@ def run_target(server: servers.Server, rooms: int, per_room: int, plenary: int,
                       f"{r['deliveries_per_s']} deliveries/s, cpu {r['server_cpu_pct']}% "
                       f"(generator {r['generator_cpu_pct']}%, others {r['other_cpu_pct']}%), "
                       f"errors {r['errors'] or 0}", flush=True)
-                if stop is not None and stop(r):
+                # Two failing steps in a row end a ramp: one alone may be a neighbour's burst
+                # on this shared machine, and the ramp's figure is its best passing step.
+                failures = failures + 1 if stop is not None and stop(r) else 0
+                if failures >= 2:
                     break
         finally:
             fleet.stop()
