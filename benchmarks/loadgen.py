@@ -21,6 +21,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Protocol
 
 import psutil
@@ -196,6 +197,76 @@ def summary_ms(values_ns: list[int]) -> dict[str, float]:
             "max": round(ordered[-1], 2), "n": n}
 
 
+@dataclass
+class StepRaw:
+    """One step's raw measurements; `summarize` turns one or more of them into figures."""
+
+    rate: float
+    duration: float
+    wall: float
+    rss_peak: int
+    submits: int = 0
+    ack: list[int] = field(default_factory=list)  # ns, acknowledged submits only
+    late: list[int] = field(default_factory=list)  # ns each submit left after its due time
+    last: list[int] = field(default_factory=list)  # ns, submit -> the last screen that got it
+    lat: list[int] = field(default_factory=list)  # ns, submit -> each screen
+    statuses: Counter[int] = field(default_factory=Counter)
+    missing: int = 0
+    closed: Counter[str] = field(default_factory=Counter)
+    other_frames: int = 0
+    server_cpu_s: float = 0.0
+    gen_cpu_s: float = 0.0
+    other_cpu_s: float = 0.0
+    stall_us: int = 0
+
+
+def summarize(raws: list[StepRaw]) -> dict[str, Any]:
+    """Figures over one step, or over the interleaved rounds of one target."""
+    duration = sum(r.duration for r in raws)
+    wall = sum(r.wall for r in raws) or 1.0
+    statuses: Counter[int] = sum((r.statuses for r in raws), Counter())
+    closed: Counter[str] = sum((r.closed for r in raws), Counter())
+    missing = sum(r.missing for r in raws)
+    acked = sum(len(r.ack) for r in raws)
+    deliveries = sum(len(r.lat) for r in raws)
+    errors = {f"http {k}": v for k, v in statuses.items() if not 200 <= k < 300}
+    if missing:
+        errors["deliveries missing"] = missing
+    errors.update({f"screen {k}": v for k, v in closed.items()})
+    late = [x / 1e6 for r in raws for x in r.late]
+    return {
+        "rate_offered": raws[0].rate,
+        "duration_s": duration,
+        "rounds": len(raws),
+        "submits": sum(r.submits for r in raws),
+        "acked": acked,
+        "acked_per_s": round(acked / duration, 1),
+        "ack_ms": summary_ms([x for r in raws for x in r.ack]),
+        "send_late_ms_p99": round(pct(late, 0.99), 2),
+        "last_screen_ms": summary_ms([x for r in raws for x in r.last]),
+        "delivery_ms": summary_ms([x for r in raws for x in r.lat]),
+        "deliveries": deliveries,
+        "deliveries_per_s": round(deliveries / duration, 1),
+        "other_frames": sum(r.other_frames for r in raws),
+        "errors": errors,
+        # CPU in percent of one core (this machine has two: 200% is all of it).
+        "server_cpu_pct": round(sum(r.server_cpu_s for r in raws) / wall * 100, 1),
+        "server_rss_mb_peak": round(max(r.rss_peak for r in raws) / 2**20, 1),
+        "generator_cpu_pct": round(sum(r.gen_cpu_s for r in raws) / wall * 100, 1),
+        "other_cpu_pct": round(sum(r.other_cpu_s for r in raws) / wall * 100, 1),
+        # Share of the time some runnable task waited for a core (Linux PSI, cpu "some").
+        "cpu_stall_pct": round(sum(r.stall_us for r in raws) / wall / 1e4, 1),
+    }
+
+
+def _cpu_stall_us() -> int:
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        return int(line.rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _busy_seconds() -> float:
     """CPU seconds spent by the whole machine, all cores, outside idle and iowait."""
     t = psutil.cpu_times()
@@ -242,8 +313,8 @@ class Fleet:
                 pass
         return total
 
-    def step(self, rate: float, duration: float, drain: float, server: Probe) -> dict[str, Any]:
-        """Submit `rate` items/s in total for `duration` s; return the step's figures."""
+    def step(self, rate: float, duration: float, drain: float, server: Probe) -> StepRaw:
+        """Submit `rate` items/s in total for `duration` s; return what was measured."""
         writers = max(1, len(self.plan.writers))
         start_ns = time.monotonic_ns() + 500_000_000  # time for every process to get the order
         for pipe in self.pipes:
@@ -251,29 +322,29 @@ class Fleet:
                                 "rate_per_writer": rate / writers}))
         time.sleep(max(0.0, (start_ns - time.monotonic_ns()) / 1e9))
         cpu0, gen0, t0 = server.cpu_seconds(), self.gen_cpu_seconds(), time.monotonic()
-        busy0 = _busy_seconds()
+        busy0, stall0 = _busy_seconds(), _cpu_stall_us()
         rss_peak = server.rss_bytes()
         while time.monotonic() - t0 < duration:
             time.sleep(min(1.0, max(0.0, duration - (time.monotonic() - t0))))
             rss_peak = max(rss_peak, server.rss_bytes())
-        wall = time.monotonic() - t0
-        cpu = (server.cpu_seconds() - cpu0) / wall * 100
-        gen = (self.gen_cpu_seconds() - gen0) / wall * 100
-        # Whatever else ran on the machine meanwhile (other people's tests, say): the
-        # figures of a step with a busy neighbour deserve less trust, so it is recorded.
-        other = max(0.0, (_busy_seconds() - busy0) / wall * 100 - cpu - gen)
+        raw = StepRaw(rate=rate, duration=duration, wall=time.monotonic() - t0, rss_peak=rss_peak)
+        raw.server_cpu_s = server.cpu_seconds() - cpu0
+        raw.gen_cpu_s = self.gen_cpu_seconds() - gen0
+        # Whatever else ran on the machine meanwhile (other people's tests, say), and how
+        # long runnable tasks waited for a core: a step with a busy neighbour deserves
+        # less trust, so both are recorded with it.
+        raw.other_cpu_s = max(0.0, _busy_seconds() - busy0 - raw.server_cpu_s - raw.gen_cpu_s)
+        raw.stall_us = _cpu_stall_us() - stall0
         merged: dict[tuple[int, int], list[int]] = {}
         submits: list[tuple[int, int, int, int, int]] = []
-        lat: list[int] = []
-        other_frames, closed = 0, Counter[str]()
         for pipe in self.pipes:
             if not pipe.poll(duration + drain + 120):
                 raise TimeoutError("a generator process did not report its step")
             _, r = pipe.recv()
             submits.extend(r["submits"])
-            lat.extend(r["lat"])
-            other_frames += r["other"]
-            closed.update(r["closed"])
+            raw.lat.extend(r["lat"])
+            raw.other_frames += r["other"]
+            raw.closed.update(r["closed"])
             for key, (count, last) in r["items"].items():
                 m = merged.get(key)
                 if m is None:
@@ -281,47 +352,20 @@ class Fleet:
                 else:
                     m[0] += count
                     m[1] = max(m[1], last)
-        figures = self._figures(rate, duration, submits, merged, lat, other_frames, closed,
-                                cpu, gen, rss_peak)
-        figures["other_cpu_pct"] = round(other, 1)
-        return figures
-
-    def _figures(self, rate: float, duration: float, submits: list[tuple[int, int, int, int, int]],
-                 merged: dict[tuple[int, int], list[int]], lat: list[int], other: int,
-                 closed: Counter[str], cpu: float, gen: float, rss_peak: int) -> dict[str, Any]:
-        statuses = Counter(s[2] for s in submits)
-        acked = [s for s in submits if 200 <= s[2] < 300]
-        last: list[int] = []
-        missing = 0
-        for wid, sent, _, _, _ in acked:
+        raw.submits = len(submits)
+        raw.statuses.update(s[2] for s in submits)
+        raw.late = [s[4] for s in submits]
+        for wid, sent, status, ack, _ in submits:
+            if not 200 <= status < 300:
+                continue
+            raw.ack.append(ack)
             want = self.expected[wid]
             got = merged.get((wid, sent), [0, 0])
             if got[0] >= want:
-                last.append(got[1] - sent)
+                raw.last.append(got[1] - sent)
             else:
-                missing += want - got[0]
-        errors = {f"http {k}": v for k, v in statuses.items() if not 200 <= k < 300}
-        if missing:
-            errors["deliveries missing"] = missing
-        errors.update({f"screen {k}": v for k, v in closed.items()})
-        return {
-            "rate_offered": rate,
-            "duration_s": duration,
-            "submits": len(submits),
-            "acked": len(acked),
-            "acked_per_s": round(len(acked) / duration, 1),
-            "ack_ms": summary_ms([s[3] for s in acked]),
-            "send_late_ms_p99": round(pct([s[4] / 1e6 for s in submits], 0.99), 2),
-            "last_screen_ms": summary_ms(last),
-            "delivery_ms": summary_ms(lat),
-            "deliveries": len(lat),
-            "deliveries_per_s": round(len(lat) / duration, 1),
-            "other_frames": other,
-            "errors": errors,
-            "server_cpu_pct": round(cpu, 1),
-            "server_rss_mb_peak": round(rss_peak / 2**20, 1),
-            "generator_cpu_pct": round(gen, 1),
-        }
+                raw.missing += want - got[0]
+        return raw
 
     def stop(self) -> None:
         for pipe in self.pipes:

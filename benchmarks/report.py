@@ -39,6 +39,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "commit": commit,
         "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "niceness": os.getpriority(os.PRIO_PROCESS, 0),
         "note": NOTE,
     }
 

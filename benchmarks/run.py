@@ -15,15 +15,17 @@ the same invocation, with the same generator and the same messages, and report r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks import report, servers
-from benchmarks.loadgen import Fleet, Plan, ScreenSpec, WriterSpec, raise_nofile
+from benchmarks.loadgen import Fleet, Plan, ScreenSpec, StepRaw, WriterSpec, raise_nofile, summarize
 
-Step = tuple[float, float]  # (submits per second in total, seconds)
 FACTORIES: dict[str, Callable[[], servers.Server]] = {
     "app": servers.app, "limit": servers.limit, "usual": servers.usual}
 
@@ -46,12 +48,22 @@ def fanout_plan(server: servers.Server, event: dict[str, Any], per_room: int, pl
     return plan
 
 
-def run_target(server: servers.Server, rooms: int, per_room: int, plenary: int,
-               steps: list[Step], procs: int, drain: float = 2.0,
-               stop: Callable[[dict[str, Any]], bool] | None = None,
-               writers_total: int | None = None) -> dict[str, Any]:
-    """Start one server, connect the screens, run the steps (stopping at the first `stop`)."""
-    print(f"-- {server.name}: {rooms} rooms x {per_room} + {plenary} plenary", flush=True)
+DRAIN_S = 2.0  # after a step's last submit, how long screens may still receive it
+
+
+@dataclass
+class Rig:
+    """One server under test with its screens connected and its writers ready."""
+
+    name: str
+    server: servers.Server
+    fleet: Fleet
+    info: dict[str, Any]
+
+
+def open_rig(name: str, server: servers.Server, rooms: int, per_room: int, plenary: int,
+             procs: int, writers_total: int | None = None) -> Rig:
+    print(f"-- {name}: {rooms} rooms x {per_room} + {plenary} plenary", flush=True)
     server.start()
     try:
         health = server.health()
@@ -60,40 +72,109 @@ def run_target(server: servers.Server, rooms: int, per_room: int, plenary: int,
         time.sleep(0.5)
         rss0 = server.rss_bytes()
         fleet = Fleet(plan, procs)
-        try:
-            conn = fleet.connect()
-            print(f"   connected {conn['connected']}/{conn['wanted']} in {conn['connect_s']} s"
-                  f" {conn['errors'] or ''}", flush=True)
-            time.sleep(1.0)  # let the server settle after the connection storm
-            rss1 = server.rss_bytes()
-            warm: dict[str, Any] | None = None
-            if any(rate > 0 for rate, _ in steps):
-                # A short unrecorded step first: the first submits pay one-off costs (imports,
-                # template compilation, first database page) that are not the steady state.
-                warm = fleet.step(min(steps[0][0], 5.0) or 5.0, 2.0, 1.0, server)
-            done: list[dict[str, Any]] = []
-            failures = 0
-            for rate, duration in steps:
-                r = fleet.step(rate, duration, drain, server)
-                done.append(r)
-                print(f"   {rate:>7.1f}/s x {duration:.0f} s: last screen p99 "
-                      f"{r['last_screen_ms']['p99']} ms, ack p99 {r['ack_ms']['p99']} ms, "
-                      f"{r['deliveries_per_s']} deliveries/s, cpu {r['server_cpu_pct']}% "
-                      f"(generator {r['generator_cpu_pct']}%, others {r['other_cpu_pct']}%), "
-                      f"errors {r['errors'] or 0}", flush=True)
-                # Two failing steps in a row end a ramp: one alone may be a neighbour's burst
-                # on this shared machine, and the ramp's figure is its best passing step.
-                failures = failures + 1 if stop is not None and stop(r) else 0
-                if failures >= 2:
-                    break
-        finally:
-            fleet.stop()
-        return {"target": server.name, "health": health, "connect": conn,
-                "rss_before_mb": round(rss0 / 2**20, 1), "rss_connected_mb": round(rss1 / 2**20, 1),
-                "kb_per_connection": round((rss1 - rss0) / max(1, conn["connected"]) / 1024, 1),
-                "warmup": warm, "steps": done}
-    finally:
+    except BaseException:
         server.stop()
+        raise
+    rig = Rig(name, server, fleet, {"target": server.name, "health": health})
+    try:
+        conn = fleet.connect()
+        print(f"   connected {conn['connected']}/{conn['wanted']} in {conn['connect_s']} s"
+              f" {conn['errors'] or ''}", flush=True)
+        time.sleep(1.0)  # let the server settle after the connection storm
+        rss1 = server.rss_bytes()
+        rig.info.update(connect=conn, rss_before_mb=round(rss0 / 2**20, 1),
+                        rss_connected_mb=round(rss1 / 2**20, 1),
+                        kb_per_connection=round((rss1 - rss0) / max(1, conn["connected"]) / 1024, 1))
+    except BaseException:
+        close_rig(rig)
+        raise
+    return rig
+
+
+def close_rig(rig: Rig) -> None:
+    try:
+        rig.fleet.stop()
+    finally:
+        rig.server.stop()
+
+
+@contextmanager
+def rigs(factories: dict[str, Callable[[], servers.Server]], rooms: int, per_room: int,
+         plenary: int, procs: int, writers_total: int | None = None,
+         warm: bool = True) -> Iterator[dict[str, Rig]]:
+    """Every target up at once, so that their steps can take turns (see `fixed`)."""
+    opened: dict[str, Rig] = {}
+    try:
+        for name, factory in factories.items():
+            opened[name] = open_rig(name, factory(), rooms, per_room, plenary, procs,
+                                    writers_total)
+        if warm:
+            for rig in opened.values():
+                # An unrecorded step first: the first submits pay one-off costs (imports,
+                # template compilation, first database pages) that are not the steady state.
+                rig.info["warmup"] = summarize([rig.fleet.step(5.0, 2.0, 1.0, rig.server)])
+        yield opened
+    finally:
+        for rig in opened.values():
+            close_rig(rig)
+
+
+def show(name: str, r: dict[str, Any]) -> None:
+    print(f"   {name:<20} {r['rate_offered']:>7.1f}/s x {r['duration_s']:.0f} s: last screen p99 "
+          f"{r['last_screen_ms']['p99']} ms, ack p99 {r['ack_ms']['p99']} ms, "
+          f"{r['deliveries_per_s']} deliveries/s, cpu {r['server_cpu_pct']}% (generator "
+          f"{r['generator_cpu_pct']}%, others {r['other_cpu_pct']}%, stall {r['cpu_stall_pct']}%),"
+          f" errors {r['errors'] or 0}", flush=True)
+
+
+def fixed(opened: dict[str, Rig], rate: float, duration: float, rounds: int) -> dict[str, Any]:
+    """The same load on every target, in short turns: app, limit, usual, app, limit, ...
+
+    A neighbour's burst on a shared machine then lands on every target alike instead of
+    on whichever one happened to be running, so the ratios between targets hold.
+    """
+    raws: dict[str, list[StepRaw]] = {n: [] for n in opened}
+    for _ in range(rounds):
+        for name, rig in opened.items():
+            raws[name].append(rig.fleet.step(rate, duration / rounds, DRAIN_S, rig.server))
+            show(name, summarize(raws[name][-1:]))
+    out = {}
+    for name, rig in opened.items():
+        out[name] = {**rig.info, "steps": [summarize(raws[name])]}
+        show(f"{name} (all rounds)", out[name]["steps"][0])
+    return out
+
+
+def ramp(opened: dict[str, Rig], rates: list[float], step_s: float,
+         failed: Callable[[dict[str, Any]], bool]) -> dict[str, list[dict[str, Any]]]:
+    """Raise the rate step by step, every target taking its turn at each rate.
+
+    A target leaves the ramp after two failing steps in a row (one alone may be a
+    neighbour's burst); its figure is its best passing step.
+    """
+    out: dict[str, list[dict[str, Any]]] = {n: [] for n in opened}
+    failures = dict.fromkeys(opened, 0)
+    for rate in rates:
+        for name, rig in opened.items():
+            if failures[name] >= 2:
+                continue
+            r = summarize([rig.fleet.step(rate, step_s, DRAIN_S, rig.server)])
+            show(name, r)
+            out[name].append(r)
+            failures[name] = failures[name] + 1 if failed(r) else 0
+            if failed(r):
+                settle(rig.server)
+    return out
+
+
+def settle(server: servers.Server, limit_s: float = 30.0) -> None:
+    """After an overload, wait until the server has worked off its backlog."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = server.cpu_seconds()
+        time.sleep(0.5)
+        if server.cpu_seconds() - before < 0.1:  # under 20% of a core
+            return
 
 
 def n_errors(step: dict[str, Any]) -> int:
@@ -104,18 +185,22 @@ def row(name: str, res: dict[str, Any], step: dict[str, Any]) -> list[Any]:
     ls = step["last_screen_ms"]
     return [name, ls["p50"], ls["p99"], ls["max"], step["deliveries_per_s"], n_errors(step),
             step["server_cpu_pct"], step["server_rss_mb_peak"], res["kb_per_connection"],
-            step["generator_cpu_pct"], step["other_cpu_pct"]]
+            step["generator_cpu_pct"], step["other_cpu_pct"], step["cpu_stall_pct"]]
 
 
 COLUMNS = ["target", "p50 ms", "p99 ms", "max ms", "deliveries/s", "errors", "server CPU %",
-           "server RSS MB", "KB/conn", "generator CPU %", "others' CPU %"]
+           "server RSS MB", "KB/conn", "generator CPU %", "others' CPU %", "CPU stall %"]
+
+
+def targets(args: argparse.Namespace) -> dict[str, Callable[[], servers.Server]]:
+    return {t: FACTORIES[t] for t in args.targets}
 
 
 def fanout_scenario(scenario: str, args: argparse.Namespace, rooms: int, per_room: int,
                     plenary: int, target_p99: float) -> dict[str, Any]:
     """(a): fixed rate on every target, then a ratio table."""
-    results = {t: run_target(FACTORIES[t](), rooms, per_room, plenary,
-                             [(args.rate, args.duration)], args.procs) for t in args.targets}
+    with rigs(targets(args), rooms, per_room, plenary, args.procs) as opened:
+        results = fixed(opened, args.rate, args.duration, args.rounds)
     rows = [row(t, r, r["steps"][0]) for t, r in results.items()]
     print(report.table(f"scenario {scenario}: {rooms} rooms x {per_room} + {plenary} plenary, "
                        f"{args.rate:g} submits/s, {args.duration:g} s", COLUMNS, rows))
@@ -145,16 +230,14 @@ def over_capacity(step: dict[str, Any]) -> bool:
 
 def scenario_b(args: argparse.Namespace) -> dict[str, Any]:
     """One room of 1,000: the fixed rate, then a ramp for deliveries/s at p99 <= 100 ms."""
-    ramp: list[Step] = [(r, args.step_s) for r in (5, 10, 20, 30, 45, 70, 100, 150, 225, 340, 500)]
-    results: dict[str, Any] = {}
-    for t in args.targets:
-        res = run_target(FACTORIES[t](), 1, 1000, 0, [(args.rate, args.duration)], args.procs)
-        # A fresh server per ramp, so the ramp does not inherit the fixed run's backlog.
-        ramped = run_target(FACTORIES[t](), 1, 1000, 0, ramp, args.procs, stop=over_capacity)
-        passing = [s for s in ramped["steps"] if not over_capacity(s)]
-        res["ramp"] = ramped["steps"]
+    rates = [5.0, 10, 20, 30, 45, 70, 100, 150, 225, 340, 500]
+    with rigs(targets(args), 1, 1000, 0, args.procs) as opened:
+        results = fixed(opened, args.rate, args.duration, args.rounds)
+        ramped = ramp(opened, rates, args.step_s, over_capacity)
+    for t, res in results.items():
+        passing = [s for s in ramped[t] if not over_capacity(s)]
+        res["ramp"] = ramped[t]
         res["capacity_deliveries_per_s"] = max((s["deliveries_per_s"] for s in passing), default=0)
-        results[t] = res
     rows = [row(t, r, r["steps"][0]) + [r["capacity_deliveries_per_s"]] for t, r in results.items()]
     print(report.table(f"scenario b: one room of 1,000, {args.rate:g} submits/s, "
                        f"{args.duration:g} s; capacity = deliveries/s at p99 <= 100 ms",
@@ -181,9 +264,10 @@ def ingest_failed(step: dict[str, Any]) -> bool:
 
 def scenario_c(args: argparse.Namespace) -> dict[str, Any]:
     """Ingest: ramp the offered rate over 64 writers in 25 rooms, one plenary screen listening."""
-    ramp: list[Step] = [(r, args.step_s) for r in (250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500)]
-    results = {t: run_target(FACTORIES[t](), 25, 0, 1, ramp, args.procs, stop=ingest_failed,
-                             writers_total=64) for t in args.targets}
+    rates = [250.0, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500]
+    with rigs(targets(args), 25, 0, 1, args.procs, writers_total=64) as opened:
+        ramped = ramp(opened, rates, args.step_s, ingest_failed)
+        results = {t: {**rig.info, "steps": ramped[t]} for t, rig in opened.items()}
     rows = []
     for t, r in results.items():
         passing = [s for s in r["steps"] if not ingest_failed(s)]
@@ -207,8 +291,11 @@ def scenario_c(args: argparse.Namespace) -> dict[str, Any]:
 
 def scenario_d(args: argparse.Namespace) -> dict[str, Any]:
     """10,000 idle websockets (400 in each of 25 rooms) held for the duration, no traffic."""
-    results = {t: run_target(FACTORIES[t](), 25, args.idle // 25, 0, [(0, args.duration)],
-                             max(args.procs, 4)) for t in args.targets}
+    results = {}
+    for name, factory in targets(args).items():
+        # One target at a time: 10,000 sockets each is this machine's share for one server.
+        with rigs({name: factory}, 25, args.idle // 25, 0, max(args.procs, 4), warm=False) as one:
+            results.update(fixed(one, 0, args.duration, 1))
     rows = [[t, r["connect"]["connected"], r["connect"]["connect_s"], r["kb_per_connection"],
              r["rss_connected_mb"], r["steps"][0]["server_cpu_pct"], n_errors(r["steps"][0])]
             for t, r in results.items()]
@@ -227,11 +314,12 @@ def scenario_d(args: argparse.Namespace) -> dict[str, Any]:
 def scenario_e(args: argparse.Namespace) -> dict[str, Any]:
     """Scenario (a)'s load on one embedded process, then on two workers sharing Redis."""
     servers.flush_redis(args.redis_url)
-    cases = {"embedded, 1 process": servers.app(name="app-embedded"),
-             "redis, 2 workers": servers.app(workers=2, redis_url=args.redis_url,
-                                             name="app-redis-2w")}
-    results = {k: run_target(s, 25, 40, 5, [(args.rate, args.duration)], args.procs)
-               for k, s in cases.items()}
+    cases: dict[str, Callable[[], servers.Server]] = {
+        "embedded, 1 process": lambda: servers.app(name="app-embedded"),
+        "redis, 2 workers": lambda: servers.app(workers=2, redis_url=args.redis_url,
+                                                name="app-redis-2w")}
+    with rigs(cases, 25, 40, 5, args.procs) as opened:
+        results = fixed(opened, args.rate, args.duration, args.rounds)
     rows = [row(k, r, r["steps"][0]) for k, r in results.items()]
     print(report.table(f"scenario e: scenario (a) load, {args.rate:g} submits/s, "
                        f"{args.duration:g} s", COLUMNS, rows))
@@ -262,16 +350,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (a, b, d, e)")
     parser.add_argument("--rate", type=float, default=20.0, help="submits/s in total (a, b, e)")
     parser.add_argument("--step-s", type=float, default=10.0, help="seconds per ramp step (b, c)")
-    parser.add_argument("--procs", type=int, default=3, help="generator processes")
+    parser.add_argument("--procs", type=int, default=3, help="generator processes per target")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="turns the targets take at a fixed load (a, b, e)")
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections (d)")
     parser.add_argument("--items", type=int, default=500, help="items on the room page (f)")
     parser.add_argument("--requests", type=int, default=200, help="timed page loads (f)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13",
                         help="Redis database for (e); it is FLUSHED first, so never share it")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="niceness for the run (server and generator inherit it); e.g. -10 "
+                             "on a machine shared with other jobs (needs root)")
     args = parser.parse_args(argv)
+    if args.nice:
+        # Server and generator get the same priority, so neither is favoured over the
+        # other; only the machine's other jobs are pushed back.
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)
     args.targets = [t for t in args.targets.split(",") if t]
     raise_nofile()
     command = "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"machine: {report.machine()}", flush=True)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     for name in names:
         payload = SCENARIOS[name](args)

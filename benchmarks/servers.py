@@ -8,6 +8,7 @@ CPU and RSS are read with psutil over the server's whole process tree (uvicorn's
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -28,6 +29,14 @@ from benchmarks.baselines.common import ADMIN_TOKEN
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the coordinator dies, so no server outlives a run."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -56,7 +65,8 @@ class Server:
         log = (self.workdir / "server.log").open("wb")
         # Its own session, so that stop() can signal the whole tree by this group id only.
         self.proc = subprocess.Popen(self.argv, env=env, cwd=REPO, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
