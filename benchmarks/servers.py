@@ -157,6 +157,7 @@ def app(workers: int = 1, redis_url: str | None = None, extra_env: dict[str, str
         # have their own session), so the per-token abuse limits are lifted; every other
         # setting is the app's default.
         "FACILITATION_WRITE_RATE_PER_MINUTE": "100000000",
+        "FACILITATION_TOKEN_WRITES_PER_SECOND": "1000000",
         "FACILITATION_MAX_SOCKETS_PER_SESSION": "100000",
         **(extra_env or {}),
     }
