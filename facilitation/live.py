@@ -78,8 +78,8 @@ async def _stream(
         # only the store can say that the client saw more than there is.
         beyond = after > hub.board.seq and not await services.store.changes_after(
             event_id, after - 1, 1)
-    except Exception as error:  # noqa: BLE001 - the store is unreachable: try again later
-        log.warning("stream for event %s refused: %r", event_id, error)
+    except Exception as failure:  # noqa: BLE001 - the store is unreachable: try again later
+        log.warning("stream for event %s refused: %r", event_id, failure)
         await _close(websocket, CLOSE_TRY_AGAIN, "store unavailable; reconnect shortly")
         return
     if beyond:

@@ -96,10 +96,17 @@ def tmp_root() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-async def server(tmp_root: Path) -> AsyncIterator[Server]:
-    """The embedded-default app (SQLite + memory broker), started once for the session."""
+async def server(tmp_root: Path, request: pytest.FixtureRequest) -> AsyncIterator[Server]:
+    """The embedded-default app (SQLite + memory broker), started once for the session.
+
+    ``TEST_BACKEND=redis`` serves it from Redis instead, to run every HTTP, page
+    and stream test against the Redis store and broker too.
+    """
     port = free_port()
-    running = await Server(make_settings(tmp_root / "sqlite", port)).start()
+    extra: dict[str, Any] = {}
+    if os.environ.get("TEST_BACKEND") == "redis":
+        extra["redis_url"] = request.getfixturevalue("redis_server").url()
+    running = await Server(make_settings(tmp_root / "sqlite", port, **extra)).start()
     yield running
     await running.stop()
 

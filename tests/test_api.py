@@ -7,13 +7,14 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ADMIN, auth, item_body, new_event
+from tests.conftest import ADMIN, Server, auth, item_body, new_event
 
 
-async def test_health(client: httpx.AsyncClient) -> None:
+async def test_health(client: httpx.AsyncClient, server: Server) -> None:
     answer = await client.get("/healthz")
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "store": "sqlite", "broker": "memory"}
+    store, broker = ("redis", "redis") if server.settings.redis_url else ("sqlite", "memory")
+    assert answer.json() == {"status": "ok", "store": store, "broker": broker}
 
 
 async def test_create_event_needs_the_admin_token(client: httpx.AsyncClient) -> None:

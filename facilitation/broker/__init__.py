@@ -84,7 +84,7 @@ def create_broker(settings: Settings) -> Broker:
     if settings.redis_url:
         from facilitation.broker.redis import RedisBroker
 
-        return RedisBroker(settings.redis_url)  # type: ignore[no-any-return]
+        return RedisBroker(settings.redis_url)
     from facilitation.broker.memory import MemoryBroker
 
     return MemoryBroker()

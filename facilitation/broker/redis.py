@@ -154,10 +154,10 @@ class RedisBroker:
     async def _run(self) -> None:
         delay = 0.1
         while True:
-            conn = self._pool.make_connection()
+            conn: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
             established = False
             try:
-                await conn.connect()
+                await conn.connect()  # type: ignore[no-untyped-call]
                 # Every channel that has local subscribers, plus the heartbeat.
                 self._needs_resync.update(self.fanout.channels)
                 await conn.send_command("SUBSCRIBE", HEARTBEAT, *self.fanout.channels,

@@ -58,7 +58,7 @@ def create_store(settings: Settings, broker: Broker) -> Store:
     if settings.redis_url:
         from facilitation.store.redis import RedisStore
 
-        return RedisStore(settings.redis_url)  # type: ignore[no-any-return]
+        return RedisStore(settings.redis_url)
     from facilitation.store.sqlite import SQLiteStore
 
     return SQLiteStore(settings.database_path, broker)

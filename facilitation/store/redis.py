@@ -200,7 +200,7 @@ class RedisStore:
     # -- reads -----------------------------------------------------------------------
 
     async def event_ids(self) -> list[str]:
-        ids = await self._call(self.redis.zrange(EVENTS, 0, -1))
+        ids: list[bytes] = await self._call(self.redis.zrange(EVENTS, 0, -1))  # type: ignore[arg-type]
         return [i.decode() for i in ids]
 
     async def secrets(self, event_id: str) -> Secrets | None:
@@ -215,7 +215,7 @@ class RedisStore:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.get(key(event_id, "seq"))
                 pipe.hgetall(key(event_id, "entities"))
-                return await pipe.execute()  # type: ignore[no-any-return]
+                return await pipe.execute()
 
         seq, entities = await self._call(read())
         if seq is None:
@@ -297,4 +297,6 @@ class RedisStore:
         if fingerprint != command.fingerprint:
             raise Conflict("This id was already used with different content.")
         raw = await self._call(self.redis.lindex(key(event_id, "log"), int(seq) - 1))
+        if raw is None:
+            raise StoreUnavailable("The log lacks a change its idempotency key points to.")
         return Appended(Change.from_json(raw), True)
