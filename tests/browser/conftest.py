@@ -102,6 +102,8 @@ async def shot(page: Page, name: str, full_page: bool = True) -> Path:
     """Save a screenshot for review into tests/artifacts/<name>.png."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    # From the top, so a sticky header sits where a person sees it.
+    await page.evaluate("() => window.scrollTo(0, 0)")
     await page.screenshot(path=str(path), full_page=full_page)
     return path
 

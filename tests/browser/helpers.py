@@ -1,0 +1,82 @@
+"""What a person does in the browser, as small reusable steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import BrowserContext, Locator, Page, expect
+
+
+async def join_room(context: BrowserContext, room: dict[str, Any], name: str,
+                    org: str = "") -> Page:
+    """Open the room's link, give a name, and wait until the page is live."""
+    page = await context.new_page()
+    await page.goto(room["join_url"])
+    await page.locator("#name").fill(name)
+    if org:
+        await page.locator("#org").fill(org)
+    await page.locator("form[action$='/name'] button[type=submit]").click()
+    await wait_live(page)
+    return page
+
+
+async def wait_live(page: Page) -> None:
+    await expect(page.locator("#sync")).to_have_attribute("data-state", "live")
+
+
+def entry(page: Page, kind: str, text: str) -> Locator:
+    """The one item or role entry of the page whose text contains ``text``."""
+    return page.locator(f"li.entry.{kind}").filter(has_text=text)
+
+
+async def add_item(page: Page, text: str, owner: str = "", due: str = "") -> None:
+    form = page.locator("#item-form")
+    await form.locator("#item-text").fill(text)
+    if owner:
+        await form.locator("#item-owner").fill(owner)
+    if due:
+        await form.locator("#item-due").fill(due)
+    await form.locator("button[type=submit]").click()
+    await expect(entry(page, "item", text)).to_have_count(1)
+    # The form comes back empty, ready for the next one.
+    await expect(page.locator("#item-text")).to_have_value("")
+
+
+async def add_role(page: Page, actor: str, role: str, responsibility: str = "") -> None:
+    form = page.locator("#role-form")
+    await form.locator("#role-actor").fill(actor)
+    await form.locator("#role-role").fill(role)
+    if responsibility:
+        await form.locator("#role-responsibility").fill(responsibility)
+    await form.locator("button[type=submit]").click()
+    await expect(entry(page, "role", actor)).to_have_count(1)
+
+
+async def focused(page: Page) -> dict[str, Any]:
+    """What has the keyboard focus, and whether its focus indicator is visible."""
+    found: dict[str, Any] = await page.evaluate(
+        """() => {
+            const el = document.activeElement;
+            if (!el || el === document.body) return {tag: "body"};
+            const style = getComputedStyle(el);
+            const visible = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2)
+                || style.boxShadow !== "none";
+            return {tag: el.tagName.toLowerCase(), id: el.id, name: el.getAttribute("name"),
+                    text: (el.innerText || el.value || "").trim().slice(0, 80),
+                    label: el.getAttribute("aria-label") || "", visible: visible};
+        }"""
+    )
+    return found
+
+
+async def tab_to(page: Page, selector: str, limit: int = 80, backwards: bool = False) -> None:
+    """Press Tab until the focused element matches ``selector``; its focus must show."""
+    for _ in range(limit):
+        await page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        hit = await page.evaluate(
+            "(sel) => !!document.activeElement && document.activeElement.matches(sel)", selector)
+        if hit:
+            state = await focused(page)
+            assert state["visible"], f"no visible focus on {state}"
+            return
+    raise AssertionError(f"Tab never reached {selector!r}; last focus {await focused(page)}")
