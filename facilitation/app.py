@@ -18,11 +18,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from facilitation import config, errors
+from facilitation.i18n import N_
 from facilitation.limits import WriteLimit
 from facilitation.render import STATIC, Renderer
 from facilitation.security import BodyLimit
 from facilitation.services import Services
-from facilitation.web import api, moderate, moderation_api, pages, plenary, tokens, votes
+from facilitation.web import (
+    api, language, moderate, moderation_api, pages, plenary, tokens, votes,
+)
 from facilitation.web import outcomes as outcomes_web
 
 if TYPE_CHECKING:
@@ -74,18 +77,18 @@ class SecurityHeaders:
 
 
 TITLES = {
-    400: "That request did not make sense",
-    401: "This page needs your link",
-    403: "Your link does not open this",
-    404: "Nothing here",
-    405: "Not allowed",
-    409: "Someone else got there first",
-    413: "That was too much at once",
-    422: "Something is missing",
-    423: "This room is closed",
-    429: "Slow down a little",
-    500: "Something broke on our side",
-    503: "Saving is paused for a moment",
+    400: N_("That request did not make sense"),
+    401: N_("This page needs your link"),
+    403: N_("Your link does not open this"),
+    404: N_("Nothing here"),
+    405: N_("Not allowed"),
+    409: N_("Someone else got there first"),
+    413: N_("That was too much at once"),
+    422: N_("Something is missing"),
+    423: N_("This room is closed"),
+    429: N_("Slow down a little"),
+    500: N_("Something broke on our side"),
+    503: N_("Saving is paused for a moment"),
 }
 
 
@@ -119,7 +122,7 @@ async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
         return HTMLResponse(toast, status_code=exc.status, headers=headers)
     page = services.renderer.page(
         request, "error.html",
-        {"status": exc.status, "title": TITLES.get(exc.status, "Something went wrong"),
+        {"status": exc.status, "title": TITLES.get(exc.status, N_("Something went wrong")),
          "message": exc.message, "hint": None},
         status=exc.status,
     )
@@ -163,6 +166,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         *moderate.routes(),
         *votes.routes(),
         *tokens.routes(),
+        *language.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from facilitation.i18n import N_
+
 
 class HTTPError(Exception):
     status = 500
     code = "internal"
-    message = "Something went wrong on our side. Please try again."
+    message = N_("Something went wrong on our side. Please try again.")
 
     def __init__(
         self,
@@ -29,46 +31,46 @@ class HTTPError(Exception):
 
 
 class BadRequest(HTTPError):
-    status, code, message = 400, "bad_request", "The request could not be understood."
+    status, code, message = 400, "bad_request", N_("The request could not be understood.")
 
 
 class Unauthorized(HTTPError):
     status, code = 401, "unauthorized"
-    message = "A valid token is needed: open the link you were given, or send a bearer token."
+    message = N_("A valid token is needed: open the link you were given, or send a bearer token.")
 
 
 class Forbidden(HTTPError):
-    status, code, message = 403, "forbidden", "Your token does not give access to this."
+    status, code, message = 403, "forbidden", N_("Your token does not give access to this.")
 
 
 class NotFound(HTTPError):
-    status, code, message = 404, "not_found", "There is nothing here."
+    status, code, message = 404, "not_found", N_("There is nothing here.")
 
 
 class MethodNotAllowed(HTTPError):
-    status, code, message = 405, "method_not_allowed", "That method is not allowed here."
+    status, code, message = 405, "method_not_allowed", N_("That method is not allowed here.")
 
 
 class Conflict(HTTPError):
-    status, code, message = 409, "conflict", "That conflicts with what is stored."
+    status, code, message = 409, "conflict", N_("That conflicts with what is stored.")
 
 
 class PayloadTooLarge(HTTPError):
-    status, code, message = 413, "too_large", "The request body is larger than 64 KiB."
+    status, code, message = 413, "too_large", N_("The request body is larger than 64 KiB.")
 
 
 class Unprocessable(HTTPError):
-    status, code, message = 422, "invalid", "Some fields are missing or invalid."
+    status, code, message = 422, "invalid", N_("Some fields are missing or invalid.")
 
 
 class Locked(HTTPError):
-    status, code, message = 423, "locked", "This room is closed: the moderator has locked it."
+    status, code, message = 423, "locked", N_("This room is closed: the moderator has locked it.")
 
 
 class TooManyRequests(HTTPError):
-    status, code, message = 429, "rate_limited", "Too many requests. Please slow down."
+    status, code, message = 429, "rate_limited", N_("Too many requests. Please slow down.")
 
 
 class ServiceUnavailable(HTTPError):
     status, code = 503, "unavailable"
-    message = "The server cannot store changes right now; nothing was saved. Try again shortly."
+    message = N_("The server cannot store changes right now; nothing was saved. Try again shortly.")

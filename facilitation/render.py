@@ -16,6 +16,7 @@ import jinja2
 import orjson
 from starlette.responses import HTMLResponse
 
+from facilitation import i18n
 from facilitation.domain import Board, Change
 
 if TYPE_CHECKING:
@@ -58,7 +59,19 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+        # The callables read the request's language when called (i18n.current()),
+        # so one environment and one template cache serve every language.
+        self.env.install_gettext_callables(  # type: ignore[attr-defined]
+            gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True,
+            pgettext=i18n.pgettext, npgettext=i18n.npgettext,
+        )
+        self.env.globals["languages"] = i18n.LANGUAGES
+        # Messages from the code (errors, titles) translated at display time. A plain
+        # str, so autoescape still applies: never ``_(variable)``, whose result
+        # Jinja's newstyle gettext marks safe.
+        self.env.filters["tr"] = i18n.gettext
+        self.env.filters["date"] = i18n.fmt_date
+        self.env.filters["number"] = i18n.fmt_number
         versions = _static_versions()
         self.env.globals["static"] = lambda p: f"/static/{p}?v={versions.get(p, '0')}"
         self.env.filters["goal_names"] = goal_names
@@ -71,12 +84,17 @@ class Renderer:
         }
 
     def render(self, name: str, **context: Any) -> str:
+        context.setdefault("lang", i18n.current())
         return self.env.get_template(name).render(**context)
 
     def page(
         self, request: Request, name: str, context: dict[str, Any], status: int = 200
     ) -> HTMLResponse:
-        context = {"request": request, **context}
+        event = context.get("event")
+        if event is not None or not i18n.chosen():
+            i18n.use(i18n.choose(request, event))
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        context = {"request": request, "here": here, **context}
         return HTMLResponse(self.render(name, **context), status_code=status)
 
     # -- pushes ------------------------------------------------------------------------
@@ -85,10 +103,13 @@ class Renderer:
         """The frame one change becomes on one view; rendered once per worker per change."""
         if view == JSON:
             return orjson.dumps(change.frame()).decode()
-        # Views may carry an argument: "room:<room id>" renders for that room.
+        # Views may carry a language ("room:<id>@nb"; else the event's) and an
+        # argument: "room:<room id>" renders for that room.
+        view, _, lang = view.partition("@")
         name, _, argument = view.partition(":")
         push = self.pushes.get((change.kind, name))
-        body = push(change, board, argument) if push is not None else ""
+        with i18n.using(lang or board.event.get("language", i18n.DEFAULT)):
+            body = push(change, board, argument) if push is not None else ""
         # Every push carries the sequence marker the page resumes from.
         marker = f'<div id="sync-seq" hx-swap-oob="true" data-seq="{change.seq}" hidden></div>'
         return marker + (body or "")

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from starlette.requests import HTTPConnection
 
 from facilitation.errors import Forbidden, PayloadTooLarge, Unauthorized
+from facilitation.i18n import N_
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,8 +58,8 @@ class Access:
     def require_write(self, room: str) -> None:
         if not self.may_write(room):
             raise Forbidden(
-                "Your link lets you read this room, not change it."
-                if self.may_read(room) else "Your link is for another room."
+                N_("Your link lets you read this room, not change it.")
+                if self.may_read(room) else N_("Your link is for another room.")
             )
 
     def require_moderate(self) -> None:

@@ -20,6 +20,12 @@
 
   function $(id) { return document.getElementById(id); }
 
+  // UI words come from the server, already in the page's language.
+  function words(id, key) {
+    var el = $(id);
+    return (el && el.getAttribute("data-" + key)) || "";
+  }
+
   function lastSeq() {
     var marker = $("sync-seq");
     return marker ? marker.getAttribute("data-seq") || "0" : "0";
@@ -47,7 +53,8 @@
       var region = $("announcer");
       var count = pendingAnnouncements.length;
       if (region) {
-        region.textContent = count === 1 ? pendingAnnouncements[0] : count + " updates from the room";
+        var many = region.getAttribute("data-many") || "Updates from the room: {n}.";
+        region.textContent = count === 1 ? pendingAnnouncements[0] : many.replace("{n}", count);
       }
       pendingAnnouncements = [];
       announceTimer = null;
@@ -57,11 +64,43 @@
   function toast(message, kind) {
     var box = $("toasts");
     if (!box) return;
+    var div = document.createElement("div");
+    div.className = "toast " + (kind || "info");
+    if (kind === "error") div.setAttribute("role", "alert");
     var p = document.createElement("p");
-    p.className = "toast " + (kind || "info");
     p.textContent = message;
-    box.appendChild(p);
-    setTimeout(function () { p.remove(); }, 6000);
+    div.appendChild(p);
+    box.appendChild(div);
+  }
+
+  // Toasts leave by themselves, but never while a person is reading or using one
+  // (focus or pointer inside): an Undo must stay reachable by keyboard (WCAG 2.2.1).
+  function expireToast(el) {
+    var wait = el.querySelector("button") ? 12000 : 6000;
+    setTimeout(function check() {
+      if (!el.isConnected) return;
+      if (el.contains(document.activeElement) || el.matches(":hover")) {
+        setTimeout(check, 2000);
+        return;
+      }
+      el.remove();
+    }, wait);
+  }
+
+  // Which entries of a pushed fragment are news to this page: a push that only
+  // echoes what this page just saved (same id, same version) is not announced.
+  function newsIn(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var news = 0;
+    template.content.querySelectorAll("[data-upsert][id]").forEach(function (el) {
+      var here = $(el.id);
+      if (!here || here.getAttribute("data-version") !== el.getAttribute("data-version")) news++;
+    });
+    template.content.querySelectorAll("[hx-swap-oob=delete][id]").forEach(function (el) {
+      if ($(el.id)) news++;
+    });
+    return news;
   }
 
   // Give each new entry of a fragment an empty placeholder in its list.
@@ -107,25 +146,58 @@
         setTimeout(function () { wrapper.reconnect(); }, 500 + Math.random() * 2500);
       }
     });
+    var pushedNews = 0;
     document.body.addEventListener("htmx:wsBeforeMessage", function (event) {
+      pushedNews = newsIn(event.detail.message);
       preparePlaceholders(event.detail.message);
     });
     document.body.addEventListener("htmx:wsAfterMessage", function (event) {
       var reload = $("sync-reload");
       if (reload && reload.getAttribute("data-reload")) { window.location.reload(); return; }
-      if (event.detail.message.indexOf("data-upsert") >= 0) announce("The board was updated");
+      if (pushedNews > 0) announce(words("announcer", "one"));
+      pushedNews = 0;
       syncLockState();
+    });
+    var toasts = $("toasts");
+    if (toasts) {
+      toasts.querySelectorAll(".toast").forEach(expireToast);
+      new MutationObserver(function (records) {
+        records.forEach(function (record) {
+          record.addedNodes.forEach(function (node) {
+            if (node.nodeType !== 1 || !node.classList.contains("toast")) return;
+            expireToast(node);
+          });
+        });
+      }).observe(toasts, {childList: true});
+    }
+    // After a delete the focused button is gone with its entry: hand the focus to
+    // the toast's Undo, so a keyboard user can take it back at once (or Tab on).
+    // (The form is detached by then, so its own events no longer reach the body.)
+    var focusUndo = false;
+    // Only once htmx has processed the toast (htmx:load): before that its Undo would
+    // post as a plain form and reload the page.
+    document.body.addEventListener("htmx:load", function (event) {
+      var el = event.detail.elt;
+      if (!focusUndo || !el || !el.closest || !el.closest("#toasts")) return;
+      var undo = el.querySelector("form[hx-post] button");
+      if (undo) { focusUndo = false; undo.focus(); }
+    });
+    document.body.addEventListener("htmx:beforeRequest", function (event) {
+      var form = event.detail.elt;
+      if (form && form.getAttribute && /\/delete$/.test(form.getAttribute("action") || "")) {
+        focusUndo = form.contains(document.activeElement);
+      }
     });
     document.body.addEventListener("htmx:beforeSwap", function (event) {
       preparePlaceholders(event.detail.serverResponse);
     });
     document.body.addEventListener("htmx:afterSwap", syncLockState);
     document.body.addEventListener("htmx:sendError", function () {
-      toast("Could not reach the server. Check the connection and try again.", "error");
+      toast(words("toasts", "send-error"), "error");
     });
     document.body.addEventListener("htmx:responseError", function (event) {
       var status = event.detail.xhr.status;
-      if (status >= 500) toast("The server could not save that (" + status + "). Try again shortly.", "error");
+      if (status >= 500) toast(words("toasts", "server-error").replace("{status}", status), "error");
     });
     window.addEventListener("offline", function () { setSync("offline"); });
     window.addEventListener("online", function () { setSync("reconnecting"); });

@@ -15,7 +15,7 @@ import orjson
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, live, moderation
+from facilitation import errors, i18n, live, moderation
 from facilitation.plenary import votes_context
 from facilitation.domain import ITEM, MESSAGE, ROLE, TIMER, make_command, public
 from facilitation.schemas import (
@@ -75,6 +75,8 @@ async def page_access(request: Request) -> tuple[Services, Access, Board, dict[s
         return redirect
     access = resolve(request, event_id, secrets)
     board = await services.board(event_id)
+    # Everything rendered for this request from here on (fragments, errors) speaks it.
+    i18n.use(i18n.choose(request, board.event))
     room = services.room_of(board, room_id)
     access.require_read(room_id)
     return services, access, board, room
@@ -132,7 +134,7 @@ async def set_name(request: Request) -> Response:
     org = str(form.get("org", "")).strip()
     if not name or len(name) > NAME_MAX or len(org) > NAME_MAX:
         context = {**room_context(board, room, access), "name": name, "org": org,
-                   "error": "Please give a name of at most 200 characters."}
+                   "error": i18n.N_("Please give a name of at most 200 characters.")}
         return services.renderer.page(request, "join.html", context, status=422)
     names = dict(request.session.get("names", {}))
     names[board.event_id] = {"name": name, "org": org}
@@ -172,6 +174,39 @@ MODELS: dict[str, tuple[type[Any], type[Any]]] = {
     ITEM: (ItemIn, ItemPatch), ROLE: (RoleIn, RolePatch)}
 
 
+# What a person is told after each of their own actions (the toast).
+FEEDBACK: dict[Any, str] = {
+    (ITEM, "create"): i18n.N_("Action item added."),
+    (ROLE, "create"): i18n.N_("Role assigned."),
+    (ITEM, "undo"): i18n.N_("Action item restored."),
+    (ROLE, "undo"): i18n.N_("Role assignment restored."),
+    (ITEM, "delete"): i18n.N_("Action item deleted."),
+    (ROLE, "delete"): i18n.N_("Role assignment deleted."),
+    "agreed": i18n.N_("Marked agreed."),
+    "done": i18n.N_("Marked done."),
+    "proposed": i18n.N_("Reopened."),
+    "saved": i18n.N_("Saved."),
+}
+
+
+def feedback(services: Services, message: str, undo: dict[str, Any] | None = None) -> str:
+    return services.renderer.render("partials/toast.html", message=message, kind="ok", undo=undo)
+
+
+def undo_form(kind: str, entity: dict[str, Any] | None, base: str) -> dict[str, Any] | None:
+    """Undo a delete: the same entry created again (fresh id), as its own form post."""
+    if not entity or entity.get("deleted"):
+        return None
+    fields: list[tuple[str, str]] = [("id", str(uuid.uuid4())), ("undo", "1")]
+    for name in UPDATE_FIELDS[kind]:
+        value = entity.get(name)
+        if name == "goals":
+            fields += [("goals", str(g)) for g in value or []]
+        else:
+            fields.append((name, "" if value is None else str(value)))
+    return {"action": f"{base}/{kind}s", "fields": fields}
+
+
 def _create(kind: str) -> Any:
     async def handler(request: Request) -> Response:
         found = await page_access(request)
@@ -184,7 +219,8 @@ def _create(kind: str) -> Any:
         extra = {"id": str(form.get("id", "")), "author": author_of(who(request, board.event_id))}
         context = room_context(board, room, access)
         try:
-            body: Any = parse(MODELS[kind][0], form_json(form, FIELDS[kind], extra))
+            # UPDATE_FIELDS: an undo re-creates a deleted entry with its status too.
+            body: Any = parse(MODELS[kind][0], form_json(form, UPDATE_FIELDS[kind], extra))
             fields = body.model_dump(mode="json", exclude={"id"})
             if kind == ITEM:
                 check_goals(fields["goals"], board.event)
@@ -205,7 +241,8 @@ def _create(kind: str) -> Any:
             f"partials/{kind}_form.html", **context, form={"id": uuid.uuid4()})
         entity = services.renderer.render(
             f"partials/{kind}.html", **{kind: appended.change.data}, event=board.event, oob=True)
-        return HTMLResponse(fresh + entity, status_code=200 if appended.replayed else 201)
+        said = feedback(services, FEEDBACK[kind, "undo" if form.get("undo") else "create"])
+        return HTMLResponse(fresh + entity + said, status_code=200 if appended.replayed else 201)
 
     return handler
 
@@ -278,7 +315,9 @@ def _update(kind: str) -> Any:
         # The main target (the edit slot) is emptied; the entry swaps by its id.
         entity = services.renderer.render(
             f"partials/{kind}.html", **{kind: appended.change.data}, event=board.event, oob=True)
-        return HTMLResponse(entity)
+        said = FEEDBACK["saved"] if editing else FEEDBACK.get(
+            str(fields.get("status")), FEEDBACK["saved"])
+        return HTMLResponse(entity + feedback(services, said))
 
     return handler
 
@@ -292,11 +331,14 @@ def _delete(kind: str) -> Any:
         require_same_origin(request)
         access.require_write(room["id"])
         entity_id = request.path_params["id"]
+        entity = board.entities.get(f"{kind}:{entity_id}")
         await services.submit(
             board.event_id, make_command(kind, "delete", entity_id, room["id"]))
         if not is_htmx(request):
             return RedirectResponse(f"/e/{board.event_id}/r/{room['id']}", status_code=303)
-        return HTMLResponse(f'<li id="{kind}-{entity_id}" hx-swap-oob="delete"></li>')
+        gone = f'<li id="{kind}-{entity_id}" hx-swap-oob="delete"></li>'
+        undo = undo_form(kind, entity, f"/e/{board.event_id}/r/{room['id']}")
+        return HTMLResponse(gone + feedback(services, FEEDBACK[kind, "delete"], undo=undo))
 
     return handler
 
@@ -313,10 +355,12 @@ async def room_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     # Presence: one person per browser session, however many tabs it has open here.
     person = str(websocket.session.get("sid") or id(websocket))
+    # Each language is its own view: rendered once per worker per change per language.
+    view = f"room:{room_id}@{i18n.choose(websocket, board.event)}"
     await services.presence.enter(event_id, room_id, person)
     try:
         await live.stream(
-            websocket, services, event_id, f"room:{room_id}", room_id, after, access=access)
+            websocket, services, event_id, view, room_id, after, access=access)
     finally:
         await services.presence.leave(event_id, room_id, person)
 

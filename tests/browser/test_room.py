@@ -112,6 +112,15 @@ async def test_room_page_by_keyboard_alone(
     await tab_to(page, "li.item button.danger", backwards=True)
     await page.keyboard.press("Enter")
     await expect(page.locator("li.item")).to_have_count(0)
+    # The focus moves to the toast's Undo: Enter brings the item back, as it was.
+    undo = page.locator("#toasts .toast").filter(has_text="Action item deleted.").get_by_role(
+        "button", name="Undo")
+    await expect(undo).to_be_focused()
+    await page.keyboard.press("Enter")
+    restored = entry(page, "item", "Joint exercise")
+    await expect(restored).to_be_visible()
+    await expect(restored.locator(".status-badge")).to_contain_text("Agreed")
+    await expect(page.locator("#toasts")).to_contain_text("Action item restored.")
 
     # A role, by keyboard.
     await tab_to(page, "#role-actor")
