@@ -30,8 +30,11 @@ def english_words() -> list[tuple[str, re.Pattern[str]]]:
     """Every English UI string whose Norwegian differs, as a whole-word pattern."""
     with open(i18n.TRANSLATIONS / "nb" / "LC_MESSAGES" / "messages.po", "rb") as f:
         nb = read_po(f, locale="nb")
-    return [(m.id, re.compile(r"(?<!\w)" + re.escape(m.id) + r"(?!\w)"))
-            for m in nb if m.id and m.string and m.string != m.id]
+    patterns = [(m.id, re.compile(r"(?<!\w)" + re.escape(m.id) + r"(?!\w)"))
+                for m in nb if m.id and m.string and m.string != m.id]
+    # Words both languages use ("for", "Start") are no sign of English.
+    norwegian = "\n".join(m.string for m in nb if m.id and m.string)
+    return [(msgid, pattern) for msgid, pattern in patterns if not pattern.search(norwegian)]
 
 
 async def everything_a_person_meets(page: Page) -> str:
