@@ -108,7 +108,7 @@ async def test_plenary_socket_pushes_changes_and_the_moderators_view(
         assert 'id="broadcast"' in frame and "Two minutes left" in frame
         await client.post(f"/api/events/{event['id']}/rooms/{room['id']}/lock", headers=organiser)
         frame = str(await asyncio.wait_for(ws.recv(), 5))
-        assert "🔒" in frame
+        assert "Closed" in frame
     await client.patch(f"/api/events/{event['id']}/plenary", json={"view": "rooms"},
                        headers=organiser)
     await browser.aclose()
