@@ -226,7 +226,10 @@
     syncLockState();
     setInterval(tickTimers, 1000);
     tickTimers();
-    if (document.body.classList.contains("plenary-page")) setInterval(autoScroll, 7000);
+    if (document.body.classList.contains("plenary-page")) {
+      markOverflow();
+      setInterval(autoScroll, 7000);
+    }
   });
 
   // The moderator's countdown: the server sends when it ends; each page counts down.
@@ -259,6 +262,13 @@
     });
   }
 
+  // A pane with more than fits fades out at the bottom, so the room sees there is more.
+  function markOverflow() {
+    document.querySelectorAll("[data-autoscroll]").forEach(function (pane) {
+      pane.classList.toggle("has-more", pane.scrollTop + pane.clientHeight < pane.scrollHeight - 4);
+    });
+  }
+
   // A re-rendered region keeps what the person was doing in it: each board pane
   // where it had turned to, each ticked box (the moderator choosing items to merge).
   var scrollPositions = {};
@@ -281,6 +291,7 @@
     });
     tickTimers();
     markMyVotes();
+    markOverflow();
   });
 
   // Votes: the pushed list is the same for everyone; which ones are mine, and how
