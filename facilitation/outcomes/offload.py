@@ -2,60 +2,94 @@
 
 Why a process and not a thread: rendering is CPU-bound Python. On a thread it
 holds the GIL most of the time, and the event loop that serves every room's
-live updates waits for it on each switch (benchmarks/export.py measures the
-difference). In a process it runs on the other core; the server only pickles
-the board snapshot (about 12 ms for 10,000 actions) and receives the bytes.
+live updates waits for it at each switch (benchmarks/export.py shows the
+difference). In a helper process it runs on another core; the server only
+pickles the board snapshot (about 12 ms for 10,000 actions) and reads bytes.
 
-The pool is per server process, made on first use with the "spawn" start
-method (never fork a process that runs an event loop and threads). If the
-helper process dies, the export falls back to a thread and the next one starts
-a fresh pool.
+The helper is a plain ``python -m facilitation.outcomes.worker`` child (not
+multiprocessing, which would re-import the server's main module), one per
+event loop, started on first use and used by one export at a time. If it dies
+or an export is abandoned half-way, it is killed and the next export starts a
+fresh one; if it cannot run at all, the export is rendered on a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
-import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import pickle
+import sys
+import weakref
 
 from facilitation.domain import Board
 from facilitation.outcomes import Export, export
+from facilitation.outcomes.worker import frame
 
 log = logging.getLogger("facilitation")
 
-_pool: ProcessPoolExecutor | None = None
-_lock = threading.Lock()
+# Answers can be large (a 10,000-action JSON is ~7 MB): read them in big chunks.
+READ_LIMIT = 1 << 20
 
 
-def _executor() -> ProcessPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(
-                max_workers=max(1, min(2, (os.cpu_count() or 1))),
-                mp_context=multiprocessing.get_context("spawn"),
+class HelperFailed(RuntimeError):
+    pass
+
+
+class Helper:
+    """One helper process for one event loop; one export at a time."""
+
+    def __init__(self) -> None:
+        self.process: asyncio.subprocess.Process | None = None
+        self.lock = asyncio.Lock()
+
+    async def _started(self) -> asyncio.subprocess.Process:
+        if self.process is None or self.process.returncode is not None:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "facilitation.outcomes.worker",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=READ_LIMIT,
             )
-        return _pool
+        return self.process
+
+    async def render(self, board: Board, fmt: str) -> Export:
+        async with self.lock:
+            process = await self._started()
+            assert process.stdin is not None and process.stdout is not None
+            try:
+                process.stdin.write(frame(pickle.dumps((board, fmt), pickle.HIGHEST_PROTOCOL)))
+                await process.stdin.drain()
+                size = int.from_bytes(await process.stdout.readexactly(8), "big")
+                status, value = pickle.loads(await process.stdout.readexactly(size))  # noqa: S301
+            except BaseException:
+                # Died, or this export was abandoned mid-way: its answer would be read by
+                # the next export. Start afresh next time.
+                self.kill()
+                raise
+            if status != "ok":
+                raise HelperFailed(str(value))
+            assert isinstance(value, Export)
+            return value
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+        self.process = None
 
 
-def _discard(pool: ProcessPoolExecutor) -> None:
-    global _pool
-    with _lock:
-        if _pool is pool:
-            _pool = None
-    pool.shutdown(wait=False, cancel_futures=True)
+_helpers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Helper] = (
+    weakref.WeakKeyDictionary())
+
+
+def helper() -> Helper:
+    loop = asyncio.get_running_loop()
+    if loop not in _helpers:
+        _helpers[loop] = Helper()
+    return _helpers[loop]
 
 
 async def render(board: Board, fmt: str) -> Export:
     """``outcomes.export(board, fmt)``, computed off the event loop."""
-    pool = _executor()
     try:
-        return await asyncio.get_running_loop().run_in_executor(pool, export, board, fmt)
-    except BrokenProcessPool:
-        log.warning("the export process died; rendering this export on a thread")
-        _discard(pool)
+        return await helper().render(board, fmt)
+    except (OSError, EOFError, asyncio.IncompleteReadError, HelperFailed) as error:
+        log.warning("export helper failed (%s); rendering this export on a thread", error)
         return await asyncio.to_thread(export, board, fmt)
