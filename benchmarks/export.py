@@ -199,8 +199,10 @@ async def measure(port: int, event_id: str, token: str, runs: int) -> dict[str, 
 
 def table(results: dict[str, Any]) -> str:
     idle = results["idle_healthz_ms"]
+    before, after = results["load_average"]
     lines = [f"{results['actions']:,} actions, {results['runs']} runs per format; idle /healthz "
-             f"p50 {idle['p50']:.1f} ms, p99 {idle['p99']:.1f} ms",
+             f"p50 {idle['p50']:.1f} ms, p99 {idle['p99']:.1f} ms; machine load average "
+             f"{before:.1f} before, {after:.1f} after ({results['cpus']} CPUs)",
              "", "| format | export (median) | size | /healthz answered during | p50 | p99 | max |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for fmt, r in results["formats"].items():
@@ -225,9 +227,11 @@ def main() -> int:
               file=sys.stderr)
         port = free_port()
         server = start_server(data_dir, port)
+        load_before = os.getloadavg()[0]
         results = asyncio.run(measure(port, event_id, token, args.runs))
-        results.update(actions=args.actions, runs=args.runs, python=platform.python_version(),
-                       cpus=os.cpu_count(), machine=platform.machine())
+        results.update(load_average=[load_before, os.getloadavg()[0]], actions=args.actions,
+                       runs=args.runs, python=platform.python_version(), cpus=os.cpu_count(),
+                       machine=platform.machine())
         print(table(results))
         if args.out:
             Path(args.out).write_text(json.dumps(results, indent=2))
