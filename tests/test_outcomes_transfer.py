@@ -87,19 +87,21 @@ async def test_a_bad_file_creates_nothing(server: Server, hostile: Hostile,
     assert await services.store.event_ids() == before
 
 
-def cli(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[bytes]:
-    environ = {**os.environ, "FACILITATION_DATA_DIR": str(data_dir)}
+def cli(args: list[str], server: Server) -> subprocess.CompletedProcess[bytes]:
+    """The command line on the server's own store (its SQLite file, or its Redis)."""
+    environ = {**os.environ, "FACILITATION_DATA_DIR": str(server.settings.data_dir)}
     environ.pop("FACILITATION_REDIS_URL", None)
+    if server.settings.redis_url:
+        environ["FACILITATION_REDIS_URL"] = server.settings.redis_url
     return subprocess.run([sys.executable, "-m", "facilitation.cli", *args], env=environ,
                           capture_output=True, timeout=120, check=False)
 
 
 async def test_cli_export_writes_what_the_api_serves(server: Server, client: httpx.AsyncClient,
                                                      hostile: Hostile, tmp_path: Path) -> None:
-    data_dir = server.settings.data_dir
     for fmt in ("csv", "roles.csv", "md", "ics"):
         target = tmp_path / f"out.{fmt}"
-        result = cli(["export", hostile.event["id"], "--format", fmt, "-o", str(target)], data_dir)
+        result = cli(["export", hostile.event["id"], "--format", fmt, "-o", str(target)], server)
         assert result.returncode == 0, result.stderr
         served = await outcomes(client, hostile.event["id"], hostile.token, fmt)
         if fmt in ("md", "ics"):  # they say when they were exported
@@ -107,11 +109,11 @@ async def test_cli_export_writes_what_the_api_serves(server: Server, client: htt
             assert stamp.sub(b"", target.read_bytes()) == stamp.sub(b"", served)
         else:
             assert target.read_bytes() == served
-    result = cli(["export", hostile.event["id"], "--format", "json"], data_dir)
+    result = cli(["export", hostile.event["id"], "--format", "json"], server)
     assert result.returncode == 0
     served = await outcomes(client, hostile.event["id"], hostile.token)
     assert {**orjson.loads(result.stdout), "exported_at": ""} == {**served, "exported_at": ""}
-    missing = cli(["export", "no-such-event", "--format", "csv"], data_dir)
+    missing = cli(["export", "no-such-event", "--format", "csv"], server)
     assert missing.returncode == 1 and b"no such event" in missing.stderr.lower()
 
 
@@ -120,7 +122,7 @@ async def test_cli_import_prints_the_new_links(server: Server, client: httpx.Asy
     original = await outcomes(client, hostile.event["id"], hostile.token)
     source = tmp_path / "outcomes.json"
     source.write_bytes(orjson.dumps(original))
-    result = cli(["import", str(source)], server.settings.data_dir)
+    result = cli(["import", str(source)], server)
     assert result.returncode == 0, result.stderr
     out = result.stdout.decode()
     found = re.search(r"/e/([0-9a-f]+)/moderate\?t=(\S+)", out)
@@ -129,5 +131,5 @@ async def test_cli_import_prints_the_new_links(server: Server, client: httpx.Asy
     assert comparable(await outcomes(client, event_id, token)) == comparable(original)
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": 99}')
-    result = cli(["import", str(bad)], server.settings.data_dir)
+    result = cli(["import", str(bad)], server)
     assert result.returncode == 2 and b"schema" in result.stderr
