@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
 import httpx
@@ -104,8 +104,9 @@ def unquote(cell: str) -> str:
 async def test_actions_csv(client: httpx.AsyncClient, hostile: Hostile) -> None:
     answer = await download(client, hostile, "csv")
     assert answer.headers["content-type"].startswith("text/csv")
-    assert answer.headers["content-disposition"].endswith('-outcomes-' + date.today().isoformat()
-                                                          + '.csv"')
+    today = datetime.now(UTC).date().isoformat()  # the export's own date is UTC
+    assert answer.headers["content-disposition"] == (
+        f'attachment; filename="beredskap-b-preparedness-b-outcomes-{today}.csv"')
     rows = read_csv(answer.content)
     actions = [r for r in rows if r["type"] == "action"]
     assert [r["id"] for r in actions].count(actions[0]["id"]) == 1
@@ -186,7 +187,15 @@ async def test_markdown_is_literal(client: httpx.AsyncClient, hostile: Hostile) 
     answer = await download(client, hostile, "md")
     text = answer.content.decode("utf-8")
     assert "DELETED" not in text
-    assert WORLD in text  # nothing in it needs escaping but its dash and colon... and the emoji
+    assert WORLD in text  # nothing in it needs escaping: its letters, script and emoji survive
+    # Every live action once under its room (its ref opens its list item), the merged once.
+    doc = (await download(client, hostile, "json")).json()
+    lines = text.splitlines()
+    for ref in [a["ref"] for a in doc["actions"]] + ["M1"]:
+        assert sum(1 for line in lines if line.startswith(f"- **{ref}** ")) == 1, ref
+    assert sum(1 for line in lines if line.startswith("- **") and " — " in line
+               and not line.startswith(("- **R", "- **M"))) == len(hostile.live_roles)
+    assert "sources: R1.1 (Havner og kritisk infrastruktur), R2.2" in text
     rendered = MarkdownIt("commonmark").enable("table").render(text)
     # Every hostile string comes out as text: no tag, no link, no emphasis from user input.
     assert "<script" not in rendered and "<div" not in rendered and "<i>" not in rendered
@@ -227,6 +236,11 @@ async def test_html_report(client: httpx.AsyncClient, hostile: Hostile) -> None:
     assert "script" not in names and "iframe" not in names and "img" not in names
     for _, attrs in page.tags:
         assert not any(a.startswith(("on", "hx-")) for a in attrs)
+    # One row per live action and per merged action (a ref cell each), one per role.
+    refs = [attrs for tag, attrs in page.tags if tag == "td" and attrs.get("class") == "ref"]
+    assert len(refs) == len(hostile.live_items) + 1
+    role_rows = answer.text.count('<td class="text" dir="auto">') // 3
+    assert role_rows == len(hostile.live_roles)
     body = "".join(page.text)
     for hostile_text in (SCRIPT, HTMX, FORMULA, WORLD, MARKUP, "Line two\n\n# Not a heading"):
         assert hostile_text in body

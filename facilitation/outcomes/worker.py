@@ -10,6 +10,7 @@ it never outlives the server.
 from __future__ import annotations
 
 import pickle
+import signal
 import sys
 from typing import BinaryIO
 
@@ -28,6 +29,9 @@ def frame(payload: bytes) -> bytes:
 
 
 def main() -> int:
+    # Ctrl+C in the server's terminal reaches this process too; it ends when the server
+    # closes its input instead, without a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while (request := read_frame(source)) is not None:
         board, fmt = pickle.loads(request)  # noqa: S301 - from our own parent process only
