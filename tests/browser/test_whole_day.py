@@ -1,0 +1,143 @@
+"""The whole day of an event, in real browsers: organiser, participants, moderator, downloads.
+
+One test, in the order of the day. The event shell is created through the API with the
+admin token (there is no browser page for the admin token yet); the organiser then sets
+the event up in the browser, on the moderator page's settings form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.conftest import LAPTOP, PROJECTOR, assert_accessible, shot
+from tests.browser.helpers import add_item, add_role, entry, join_room
+from tests.conftest import Server, auth, new_event
+
+pytestmark = pytest.mark.browser
+
+SHELL = {"title": "Draft", "rooms": [{"name": "Room 1"}, {"name": "Room 2"}]}
+DOWNLOADS = ("json", "csv", "roles.csv", "xlsx", "md", "ics")
+
+
+async def organiser_sets_up(page: Page) -> None:
+    settings = page.locator("#settings")
+    await settings.locator("summary").click()
+    await settings.locator("#ev-title").fill("Security and preparedness")
+    await settings.locator("#ev-room-1").fill("Ports and logistics")
+    await settings.locator("#ev-prompt-1").fill("Who does what when a port closes?")
+    await settings.locator("#ev-room-2").fill("Municipal preparedness")
+    await settings.locator("#ev-prompt-2").fill("How do we exercise together?")
+    await settings.locator("#ev-goal-1").fill("Shared situational picture")
+    await settings.get_by_role("button", name="Save the event").click()
+    await expect(page.locator(".topbar .room-name")).to_have_text("Security and preparedness")
+
+
+async def test_the_whole_day(server: Server, client: httpx.AsyncClient, new_context: Any) -> None:
+    shell = await new_event(client, SHELL)
+
+    # Morning: the organiser opens the moderator link and sets the event up.
+    organiser_context = await new_context(viewport=LAPTOP, accept_downloads=True)
+    moderator = await organiser_context.new_page()
+    await moderator.goto(shell["moderator_url"])
+    await organiser_sets_up(moderator)
+    await assert_accessible(moderator)
+    event = (await client.get(f"/api/events/{shell['id']}",
+                              headers=auth(shell["organiser_token"]))).json()
+    ports = next(r for r in event["rooms"] if r["name"] == "Ports and logistics")
+    municipal = next(r for r in event["rooms"] if r["name"] == "Municipal preparedness")
+    ports["join_url"] = next(r for r in shell["rooms"] if r["id"] == ports["id"])["join_url"]
+    municipal["join_url"] = next(
+        r for r in shell["rooms"] if r["id"] == municipal["id"])["join_url"]
+
+    # Part 2: two participants in one room, one in another.
+    kari = await join_room(await new_context(), ports, "Kari Nordmann", "Port of Bergen")
+    ola = await join_room(await new_context(), ports, "Ola Hansen", "Vestland county")
+    eva = await join_room(await new_context(), municipal, "Eva Lind", "Bergen municipality")
+    for page in (kari, ola, eva):
+        page.on("dialog", lambda dialog: dialog.accept())
+    await expect(kari.locator(".prompt")).to_contain_text("Who does what when a port closes?")
+    await add_item(kari, "Set up a joint contact list for port authorities", owner="Port of Bergen")
+    await expect(entry(ola, "item", "joint contact list")).to_be_visible()
+    await add_item(ola, "Draft of a shared alert routine", owner="County council")
+    await entry(kari, "item", "shared alert routine").get_by_role("link", name="Edit").click()
+    await kari.locator("textarea[id^=edit-text-]").fill("Agree a shared alert routine")
+    await kari.locator(".edit-form button[type=submit]").click()
+    await expect(entry(ola, "item", "Agree a shared alert routine")).to_be_visible()
+    await entry(ola, "item", "joint contact list").get_by_role(
+        "button", name="Mark agreed").click()
+    await expect(entry(kari, "item", "joint contact list")).to_have_attribute(
+        "data-status", "agreed")
+    await add_role(kari, "Port authority", "Interface to shipping")
+    await expect(entry(ola, "role", "Port authority")).to_be_visible()
+    await add_item(ola, "Remove me", owner="nobody")
+    await entry(kari, "item", "Remove me").get_by_role("button", name="Delete").click()
+    await expect(entry(ola, "item", "Remove me")).to_have_count(0)
+    await add_item(eva, "Joint contact list for port and municipal emergency services")
+    await expect(eva.locator("li.item")).to_have_count(1)
+    await expect(kari.locator("li.item")).to_have_count(2)  # Eva's stays in her room
+
+    # Part 3: the moderator projects the plenary and drives it.
+    projector = await (await new_context(viewport=PROJECTOR)).new_page()
+    await projector.goto(event["plenary_url"] if "plenary_url" in event else shell["plenary_url"])
+    await expect(projector.locator("body")).to_contain_text("joint contact list")
+    await assert_accessible(projector)
+    await shot(projector, "day-plenary-rooms-1920", full_page=False)
+
+    await moderator.locator("form.mod-views").get_by_role(
+        "button", name="Ports and logistics").click()
+    await expect(projector.locator("body")).to_contain_text("Room in the spotlight")
+    await shot(projector, "day-plenary-spotlight-1920", full_page=False)
+
+    await moderator.locator("#timer-minutes").fill("5")
+    await moderator.locator("#timer-label").fill("Ports and logistics presents")
+    await moderator.get_by_role("button", name="Start", exact=True).click()
+    for page in (kari, eva, projector):
+        await expect(page.locator("#broadcast .timer")).to_contain_text("presents")
+
+    # Merge the same idea from two rooms.
+    items = moderator.locator("li.mod-item")
+    await items.filter(has_text="joint contact list for port authorities").locator(
+        "input[type=checkbox]").check()
+    await items.filter(has_text="port and municipal emergency").locator(
+        "input[type=checkbox]").check()
+    await moderator.locator("#merge-text").fill("One contact list for ports and municipalities")
+    await moderator.get_by_role("button", name="Merge the ticked items").click()
+    await expect(projector.locator("body")).to_contain_text(
+        "One contact list for ports and municipalities")
+    await expect(moderator.locator("body")).to_contain_text(
+        "One contact list for ports and municipalities")
+
+    # Lock the rooms: every room says so and its forms close.
+    await moderator.get_by_role("button", name="Lock all rooms").click()
+    for page in (kari, eva):
+        await expect(page.locator("#room-state .banner")).to_be_visible()
+        await expect(page.locator("#item-text")).to_be_disabled()
+    await assert_accessible(moderator)
+    await shot(moderator, "day-moderator-laptop")
+    await assert_accessible(kari)
+    await shot(kari, "day-room-locked-laptop")
+
+    # After the event: the organiser downloads every format.
+    downloads = moderator.locator("#downloads, .downloads").first
+    for fmt in DOWNLOADS:
+        link = downloads.locator(f"a[href$='outcomes.{fmt}']")
+        if await link.count() == 0:
+            continue
+        async with moderator.expect_download() as waiting:
+            await link.click()
+        got = await waiting.value
+        assert got.suggested_filename.endswith(fmt.split(".")[-1]), got.suggested_filename
+        path = await got.path()
+        body = open(path, "rb").read()
+        assert len(body) > 20, fmt
+        if fmt in ("json", "csv", "md"):
+            assert b"One contact list for ports and municipalities" in body, fmt
+    async with organiser_context.expect_page() as opened:
+        await downloads.locator("a[href$='outcomes.html']").click()
+    report = await opened.value
+    await expect(report.locator("body")).to_contain_text("One contact list for ports")
+    await shot(report, "day-report")
