@@ -92,11 +92,12 @@ class RedisBroker:
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
         subscription = Subscription(channel)
-        if self.fanout.add(subscription):
-            await self._subscribe(channel)
-        elif channel in self._waiting:
-            await self._confirmation(channel)
+        first = self.fanout.add(subscription)
         try:
+            if first:
+                await self._subscribe(channel)
+            elif channel in self._waiting:
+                await self._confirmation(channel)
             yield subscription
         finally:
             if self.fanout.remove(subscription):
@@ -158,12 +159,13 @@ class RedisBroker:
             established = False
             try:
                 await conn.connect()  # type: ignore[no-untyped-call]
-                # Every channel that has local subscribers, plus the heartbeat.
+                # Every channel that has local subscribers, plus the heartbeat. From the
+                # moment _conn is set, a new subscriber sends its own SUBSCRIBE.
+                self._confirmed.clear()
                 self._needs_resync.update(self.fanout.channels)
+                self._conn = conn
                 await conn.send_command("SUBSCRIBE", HEARTBEAT, *self.fanout.channels,
                                         check_health=False)
-                self._confirmed.clear()
-                self._conn = conn
                 established = True
                 self._up.set()
                 self.connections += 1
