@@ -156,6 +156,41 @@ def create_event(args: argparse.Namespace) -> int:
     return 0
 
 
+def edit_event(args: argparse.Namespace) -> int:
+    """Rename an event, add rooms and plan goals (the moderator page's settings, scripted)."""
+    from pydantic import ValidationError
+
+    from facilitation import errors, moderation
+    from facilitation.schemas import EventPatch, GoalEdit, RoomEdit
+
+    async def job(services: Any) -> dict[str, Any]:
+        board = await services.board(args.event)
+        event = board.event
+        rooms = [RoomEdit(id=r["id"], name=r["name"], prompt=r["prompt"]) for r in event["rooms"]]
+        goals = [GoalEdit(id=g["id"], text=g["text"]) for g in event["goals"]]
+        for raw in args.room or []:
+            room = parse_room(raw)
+            rooms.append(RoomEdit(name=room.name, prompt=room.prompt))
+        goals += [GoalEdit(text=text) for text in args.goal or []]
+        patch = EventPatch(title=args.title, rooms=rooms if args.room else None,
+                           goals=goals if args.goal else None)
+        board = await moderation.edit_event(services, args.event, patch)
+        secrets = await services.secrets(args.event)
+        return services.event_json(board, secrets, None)  # type: ignore[no-any-return]
+
+    settings, _ = config.with_secrets(config.from_environ())
+    try:
+        event = asyncio.run(_with_services(settings, job))
+    except ValidationError as error:
+        print(f"facilitation: {error.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    except errors.HTTPError as error:
+        print(f"facilitation: {error.message}", file=sys.stderr)
+        return 1
+    print_event(event)
+    return 0
+
+
 def export(args: argparse.Namespace) -> int:
     """Write one outcomes format of an event, exactly as the API serves it."""
     from facilitation import errors
@@ -227,6 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     create.set_defaults(func=create_event)
 
     from facilitation.outcomes import FORMATS
+
+    edit = commands.add_parser(
+        "edit-event", help="rename an event, add rooms and plan goals; print its links")
+    edit.add_argument("event", help="the event id")
+    edit.add_argument("--title", help="the new title")
+    edit.add_argument("--room", action="append",
+                      help='a room to add, as "Name: guiding question" (repeat for each)')
+    edit.add_argument("--goal", action="append", help="a plan goal to add (repeat for each)")
+    edit.set_defaults(func=edit_event)
 
     out = commands.add_parser("export", help="write an event's outcomes (as the API serves them)")
     out.add_argument("event", help="the event id")

@@ -36,3 +36,17 @@ def test_create_event_prints_every_link(tmp_path: Path) -> None:
 def test_bad_settings_are_explained(tmp_path: Path) -> None:
     result = run(["serve"], tmp_path, FACILITATION_PORT="eighty")
     assert result.returncode == 2 and "FACILITATION_PORT" in result.stderr
+
+
+def test_edit_event_renames_and_adds_a_room_and_a_goal(tmp_path: Path) -> None:
+    made = run(["create-event", "--title", "Regional preparedness",
+                "--room", "Ports: How do we share a situational picture?"], tmp_path)
+    event_id = made.stdout.split("/e/", 1)[1].split("/", 1)[0]
+    result = run(["edit-event", event_id, "--title", "Regional preparedness, day 2",
+                  "--room", "Citizens: What should every household know?",
+                  "--goal", "Informed citizens"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Regional preparedness, day 2" in result.stdout
+    assert result.stdout.count("/r/") == 2 and "Citizens" in result.stdout
+    unknown = run(["edit-event", "nope", "--title", "X"], tmp_path)
+    assert unknown.returncode == 1 and "no such event" in unknown.stderr.lower()

@@ -112,3 +112,66 @@ async def test_plenary_socket_pushes_changes_and_the_moderators_view(
     await client.patch(f"/api/events/{event['id']}/plenary", json={"view": "rooms"},
                        headers=organiser)
     await browser.aclose()
+
+
+async def test_views_are_right_for_six_rooms_of_real_content(
+    server: Server, client: httpx.AsyncClient
+) -> None:
+    from tests.plenary_content import six_rooms
+
+    event, items = await six_rooms(client)
+    eid, rooms = event["id"], event["rooms"]
+    organiser = auth(event["organiser_token"])
+    browser = await opened(server, event["plenary_url"])
+
+    async def view(name: str, **extra: Any) -> str:
+        answer = await client.patch(f"/api/events/{eid}/plenary", json={"view": name, **extra},
+                                    headers=organiser)
+        assert answer.status_code == 200, answer.text
+        page = await browser.get(f"/e/{eid}/plenary")
+        found = re.search(r'<section id="plenary-view".*?</section>', page.text, re.S)
+        assert found is not None
+        return found.group(0)
+
+    # Spotlight: that room's question, items and roles; no other room's.
+    html = await view("spotlight", spotlight=rooms[3]["id"])
+    assert rooms[3]["prompt"] in html and "first 72 hours" in html and "Municipality" in html
+    assert "Preparedness week in schools" in html and "fuel priorities" not in html
+
+    # Goal alignment: counts per goal and room; the goal no room addressed is marked.
+    html = await view("goals")
+    rows = {m.group(1).strip(): re.findall(r"<td[^>]*>([^<]*)</td>", m.group(2))
+            for m in re.finditer(r'<th scope="row" dir="auto">([^<]*)(.*?)</tr>', html, re.S)}
+    assert rows["Shared situational picture across sectors"] == ["1", "2", "–", "–", "–", "1", "4"]
+    assert rows["Clear roles and mandates at every level"] == ["2", "–", "–", "–", "–", "–", "2"]
+    assert rows["Joint exercises and training"] == ["–", "–", "1", "1", "1", "–", "3"]
+    assert rows["Resilient critical infrastructure"] == ["–", "2", "1", "–", "–", "–", "3"]
+    assert rows["Informed and prepared citizens"] == ["–", "–", "–", "2", "–", "1", "3"]
+    assert rows["Secure digital communications"] == ["–"] * 6 + ["0"]
+    assert html.count("No room addressed this") == 1
+    assert re.search(r'class="gap">\s*<th scope="row" dir="auto">Secure digital', html)
+
+    # Roles matrix: both conflicts named, the actors flagged.
+    html = await view("roles")
+    assert "Two leads for one responsibility" in html and "is given different roles" in html
+    assert html.count('class="conflict"') == 2  # County council and State administrator
+    assert re.search(r'class="conflict">\s*<th scope="row" dir="auto">.*?County council', html,
+                     re.S)
+
+    # A merge of two rooms' items: once on the board, both rooms named, sources gone.
+    body = {"id": str(uuid.uuid4()), "items": [items[0][2]["id"], items[1][0]["id"]],
+            "text": "One contact list for ports and emergency services"}
+    await client.post(f"/api/events/{eid}/merges", json=body, headers=organiser)
+    html = await view("rooms")
+    assert html.count(body["text"]) == 1
+    assert items[0][2]["text"] not in html and items[1][0]["text"] not in html
+    joint = html[html.index("Joint actions"):]
+    assert rooms[0]["name"] in joint and rooms[1]["name"] in joint
+    # The goal matrix counts the joint action once in total, in both its rooms.
+    html = await view("goals")
+    assert "<td class=\"total\">3</td>" in html  # shared picture: 4 items, now 3 actions
+    outcomes = await client.get(f"/api/events/{eid}/outcomes.json", headers=organiser)
+    assert outcomes.status_code == 200
+    assert outcomes.text.count(body["text"]) == 1
+    assert rooms[0]["name"] in outcomes.text and rooms[1]["name"] in outcomes.text
+    await browser.aclose()
