@@ -24,7 +24,14 @@ from facilitation.render import STATIC, Renderer
 from facilitation.security import BodyLimit
 from facilitation.services import Services
 from facilitation.web import (
-    api, language, moderate, moderation_api, pages, plenary, tokens, votes,
+    api,
+    language,
+    moderate,
+    moderation_api,
+    pages,
+    plenary,
+    tokens,
+    votes,
 )
 from facilitation.web import outcomes as outcomes_web
 

@@ -198,7 +198,7 @@ def suggestions(board: Board, limit: int = 8) -> list[dict[str, Any]]:
     merged = merged_items(board)
     items = [i for i in board.live(ITEM) if i["id"] not in merged]
     texts = [utils.default_process(i["text"]) for i in items]
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for x, a in enumerate(items):
         for y in range(x + 1, len(items)):
             b = items[y]

@@ -194,7 +194,7 @@ async def test_presence_counts_open_room_pages_and_drops_closed_ones(
         return int(answer.json()["rooms"].get(room["id"], 0))
 
     async def until(n: int) -> None:
-        while await count() != n:
+        while await count() != n:  # noqa: ASYNC110 - polling another process's answer
             await asyncio.sleep(0.05)
 
     await asyncio.wait_for(until(3), 5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 import httpx
 from websockets.asyncio.client import connect
@@ -98,7 +97,7 @@ async def test_a_dead_workers_presence_expires(redis_server: RedisServer) -> Non
         dying._refresher.cancel()
 
         async def until_gone() -> None:
-            while await alive.counts(event_id) != {"room-1": 1}:
+            while await alive.counts(event_id) != {"room-1": 1}:  # noqa: ASYNC110 - Redis TTL
                 await asyncio.sleep(0.05)
 
         await asyncio.wait_for(until_gone(), 5)

@@ -17,11 +17,25 @@ from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, live, moderation
 from facilitation.domain import (
-    EVENT, ITEM, MERGE, MESSAGE, PLENARY, PLENARY_VIEWS, ROLE, ROOM, TIMER, VOTE,
+    EVENT,
+    ITEM,
+    MERGE,
+    MESSAGE,
+    PLENARY,
+    PLENARY_VIEWS,
+    ROLE,
+    ROOM,
+    TIMER,
+    VOTE,
 )
 from facilitation.plenary import suggestions
 from facilitation.schemas import (
-    EventPatch, MergeIn, ModeratedItemPatch, PlenaryPatch, TimerIn, parse,
+    EventPatch,
+    MergeIn,
+    ModeratedItemPatch,
+    PlenaryPatch,
+    TimerIn,
+    parse,
 )
 from facilitation.security import ORGANISER, check_socket_origin, resolve
 from facilitation.web.api import parse_after, services_of
@@ -220,10 +234,9 @@ async def event_form_done(request: Request) -> Response:
     services, board = await _organiser(request)
     require_same_origin(request)
     await _event(services, board, await request.form(), request.path_params)
-    response = RedirectResponse(f"/e/{board.event_id}/moderate#settings", status_code=303)
     if is_htmx(request):
-        response = Response(status_code=204, headers={"HX-Redirect": f"/e/{board.event_id}/moderate"})
-    return response
+        return Response(status_code=204, headers={"HX-Redirect": f"/e/{board.event_id}/moderate"})
+    return RedirectResponse(f"/e/{board.event_id}/moderate#settings", status_code=303)
 
 
 async def moderate_socket(websocket: WebSocket) -> None:

@@ -16,8 +16,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, i18n, live, moderation
-from facilitation.plenary import votes_context
 from facilitation.domain import ITEM, MESSAGE, ROLE, TIMER, make_command, public
+from facilitation.plenary import votes_context
 from facilitation.schemas import (
     NAME_MAX,
     ItemIn,
@@ -112,7 +112,8 @@ async def room_page(request: Request) -> Response:
     me = who(request, board.event_id)
     if me is None or request.query_params.get("rename"):
         return services.renderer.page(request, "join.html", {**context, **(me or {})})
-    voter = moderation.voter_id(board.event_id, f"sid:{request.session.setdefault('sid', pysecrets.token_hex(8))}")
+    sid = request.session.setdefault("sid", pysecrets.token_hex(8))
+    voter = moderation.voter_id(board.event_id, f"sid:{sid}")
     context.update(votes_context(board, voter))
     context.update(
         me=me,

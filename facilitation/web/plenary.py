@@ -45,7 +45,7 @@ def board_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
     plenary = board.singleton(PLENARY)
     sort = plenary.get("sort", "time")
     all_actions = actions(board, sort)
-    rooms = [board.room(r["id"]) for r in board.event.get("rooms", [])]
+    rooms = [dict(r, locked=board.room_locked(r["id"])) for r in board.event.get("rooms", [])]
     room_items: dict[str, list[Any]] = {}
     room_all: dict[str, list[Any]] = {}
     for action in all_actions:
