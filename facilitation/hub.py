@@ -54,6 +54,9 @@ class Listener:
     pending: deque[tuple[int, str]] = field(default_factory=deque)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
+    # Set with ``overflowed``: the stream closes the socket at once, even while
+    # a send to it is stuck on a full buffer.
+    behind: asyncio.Event = field(default_factory=asyncio.Event)
     closed_reason: str = ""
     close_code: int = 1012  # service restart: the page reconnects
     # Who opened the socket: checked again whenever a token of the event is rotated.
@@ -68,6 +71,8 @@ class Listener:
         return self.room is None or change.room is None or change.room == self.room
 
     def offer(self, seq: int, frame: str) -> None:
+        if self.overflowed:
+            return
         if len(self.pending) >= self.limit:
             self.overflow()
         else:
@@ -88,6 +93,7 @@ class Listener:
         self.overflowed = True
         self.pending.clear()
         self.wakeup.set()
+        self.behind.set()
 
     def close(self, reason: str, code: int = 1012) -> None:
         self.closed_reason = reason
@@ -116,6 +122,7 @@ class EventHub:
         self.ready = asyncio.Event()
         self.failed: BaseException | None = None
         self._task: asyncio.Task[None] | None = None
+        self._catching_up = asyncio.Lock()
         self.on_change: list[Callable[[Change], None]] = []
         self._rechecks: set[asyncio.Task[None]] = set()
 
@@ -173,12 +180,8 @@ class EventHub:
         delay = 0.05
         while True:
             try:
-                while True:
-                    missed = await self.store.changes_after(self.event_id, self.board.seq, 500)
-                    for change in missed:
-                        self._deliver(change)
-                    if len(missed) < 500:
-                        return
+                await self.refresh()
+                return
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the store is down; keep trying
@@ -190,7 +193,23 @@ class EventHub:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
+    async def refresh(self) -> None:
+        """Deliver whatever the store holds beyond this hub's board, once.
+
+        Called by the hub on a gap, and by a socket that says it saw more than
+        the hub has (the broker's message may simply still be on its way).
+        """
+        async with self._catching_up:
+            while True:
+                missed = await self.store.changes_after(self.event_id, self.board.seq, 500)
+                for change in missed:
+                    self._deliver(change)
+                if len(missed) < 500:
+                    return
+
     def _deliver(self, change: Change) -> None:
+        if change.seq <= self.board.seq:
+            return  # a gap fill and the broker both brought it: deliver once
         self.board.apply(change)
         frames: dict[str, str | None] = {}
         encoded: dict[str, bytes] = {}

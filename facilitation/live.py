@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from facilitation.hub import CLOSE_REVOKED, Listener
 from facilitation.limits import session_id
 from facilitation.security import still_valid
-from facilitation.wsproto import writer_of
+from facilitation.wsproto import text_frame, writer_of
 
 if TYPE_CHECKING:
     from facilitation.limits import Bucket
@@ -36,6 +36,9 @@ CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN = 1013
 CLOSE_POLICY = 1008
 
+# Seconds a socket that stopped reading gets to take its close frame before it is cut off.
+CLOSE_TIMEOUT = 5.0
+
 
 async def stream(
     websocket: WebSocket,
@@ -44,6 +47,7 @@ async def stream(
     view: str,
     room: str | None,
     after: int,
+    epoch: str | None = None,
     *,
     access: Access,
 ) -> None:
@@ -51,6 +55,10 @@ async def stream(
 
     ``access`` is who opened the socket: the socket is closed (4401) as soon as
     the token behind it is rotated, on whichever worker the rotation happened.
+    ``epoch`` is the event's epoch as the client last knew it. A client whose
+    epoch differs, or that saw more than the store holds, has a board from a
+    store that was reset or replaced: replaying would show it a wrong board, so
+    it is told to load afresh (the reset frame) instead.
     """
     sid = session_id(websocket)
     refused = services.limits.open_socket(sid)
@@ -58,7 +66,7 @@ async def stream(
         await _close(websocket, CLOSE_TRY_AGAIN, refused)
         return
     try:
-        await _stream(websocket, services, event_id, view, room, after, access)
+        await _stream(websocket, services, event_id, view, room, after, epoch, access)
     finally:
         services.limits.close_socket(sid)
 
@@ -70,6 +78,7 @@ async def _stream(
     view: str,
     room: str | None,
     after: int,
+    epoch: str | None,
     access: Access,
 ) -> None:
     try:
@@ -82,11 +91,14 @@ async def _stream(
         log.warning("stream for event %s refused: %r", event_id, failure)
         await _close(websocket, CLOSE_TRY_AGAIN, "store unavailable; reconnect shortly")
         return
-    if beyond:
-        # The client saw more than this store holds: the store was reset or
-        # replaced. Its board is wrong; tell it to load afresh.
-        await websocket.send_text(services.renderer.reset_frame(view, hub.board.seq))
-        await websocket.close(code=CLOSE_POLICY, reason="reload")
+    current_epoch = str(hub.board.event.get("epoch", ""))
+    if beyond or (epoch and current_epoch and epoch != current_epoch):
+        # The client's board is from a store that was reset or replaced: replaying
+        # onto it would show a wrong board. It loads afresh instead.
+        log.info("event %s: a client at seq %s must reload", event_id, after)
+        await websocket.send_text(
+            services.renderer.reset_frame(view, hub.board.seq, current_epoch))
+        await _close(websocket, CLOSE_POLICY, "reload")
         return
     listener = Listener(view, room, after, limit=services.settings.socket_buffer,
                         direct=writer_of(websocket.scope), access=access)
@@ -103,16 +115,25 @@ async def _stream(
             listener.revoke()
     receiver = asyncio.create_task(_drain(websocket, services.limits.message_bucket()))
     sender = asyncio.create_task(_pump(websocket, services, event_id, listener))
+    behind = asyncio.create_task(listener.behind.wait())
     try:
-        done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            error = task.exception()
-            if error is not None and not isinstance(error, WebSocketDisconnect | OSError):
-                log.warning("stream for event %s ended: %r", event_id, error)
+        done, _ = await asyncio.wait(
+            {receiver, sender, behind}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done - {behind}:
+            failure = task.exception()
+            if failure is not None and not isinstance(failure, WebSocketDisconnect | OSError):
+                log.warning("stream for event %s ended: %r", event_id, failure)
                 # Most often the store is unreachable: the client reconnects and catches up.
                 await _close(websocket, CLOSE_TRY_AGAIN, "stream interrupted; reconnect")
+        if listener.overflowed:
+            # Too far behind. A send to it may be stuck on a full buffer: stop it
+            # rather than wait; the client reconnects and catches up from the store.
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
+            await _close_now(websocket, listener)
     finally:
-        for task in (receiver, sender):
+        for task in (receiver, sender, behind):
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
@@ -132,13 +153,13 @@ async def _pump(websocket: WebSocket, services: Services, event_id: str, listene
             listener.last = change.seq
         if len(missed) < REPLAY_PAGE:
             break
+    heartbeat = services.settings.heartbeat_seconds
     while True:
         if listener.revoked:
             await _close(websocket, CLOSE_REVOKED, listener.closed_reason)
             return
         if listener.overflowed:
-            await _close(websocket, CLOSE_TRY_AGAIN, "too far behind; reconnect to catch up")
-            return
+            return  # _stream closes it at once
         while listener.pending:
             seq, frame = listener.pending.popleft()
             if seq <= listener.last:
@@ -152,8 +173,34 @@ async def _pump(websocket: WebSocket, services: Services, event_id: str, listene
         # directly (no await between the last check and this switch).
         if listener.direct is not None:
             listener.live = True
-        await listener.wakeup.wait()
+        try:
+            await asyncio.wait_for(listener.wakeup.wait(), heartbeat)
+        except TimeoutError:
+            await _heartbeat(websocket, services, listener)
+            continue
         listener.wakeup.clear()
+
+
+async def _heartbeat(websocket: WebSocket, services: Services, listener: Listener) -> None:
+    """A quiet page gets its own resume marker again, so it can tell a quiet
+    link from a dead one (browsers never show websocket pings to scripts)."""
+    beat = services.renderer.heartbeat_frame(listener.view, listener.last)
+    if beat is None:
+        return
+    if listener.live and listener.direct is not None:
+        # In order with the hub's direct writes; never behind a newer frame.
+        listener.direct.write(text_frame(beat))
+    else:
+        await websocket.send_text(beat)
+
+
+async def _close_now(websocket: WebSocket, listener: Listener) -> None:
+    reason = "too far behind; reconnect to catch up"
+    if listener.direct is not None:
+        listener.direct.close(CLOSE_TRY_AGAIN, reason, CLOSE_TIMEOUT)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(_close(websocket, CLOSE_TRY_AGAIN, reason), CLOSE_TIMEOUT)
 
 
 async def _drain(websocket: WebSocket, budget: Bucket) -> None:

@@ -114,10 +114,17 @@ class Renderer:
         marker = f'<div id="sync-seq" hx-swap-oob="true" data-seq="{change.seq}" hidden></div>'
         return marker + (body or "")
 
-    def reset_frame(self, view: str, seq: int) -> str:
+    def reset_frame(self, view: str, seq: int, epoch: str = "") -> str:
+        """Tell a client its board is not this store's: load afresh, do not replay."""
         if view == JSON:
-            return orjson.dumps({"type": "reset", "seq": seq}).decode()
+            return orjson.dumps({"type": "reset", "seq": seq, "epoch": epoch}).decode()
         return f'<div id="sync-reload" hx-swap-oob="true" data-reload="{seq}" hidden></div>'
+
+    def heartbeat_frame(self, view: str, seq: int) -> str | None:
+        """What a page gets on a quiet link: its own resume marker again (harmless)."""
+        if view == JSON:
+            return None  # API clients have websocket pings; the contract has no such frame
+        return f'<div id="sync-seq" hx-swap-oob="true" data-seq="{seq}" hidden></div>'
 
     def _room_entity(self, change: Change, board: Board, room_id: str) -> str:
         kind = change.kind

@@ -90,9 +90,13 @@ class Services:
         rooms = [{"id": domain.new_id(), "name": r.name, "prompt": r.prompt} for r in body.rooms]
         goals = [{"id": f"g{i + 1}", "text": text} for i, text in enumerate(body.goals)]
         secrets = Secrets.generate([room["id"] for room in rooms])
+        # The epoch names this event's log in this store. A client that comes
+        # back with another epoch was looking at a store that has since been
+        # reset: it reloads rather than replaying onto a wrong board.
         command = make_command(
             EVENT, "create", event_id, None,
-            {"title": body.title, "rooms": rooms, "goals": goals, "language": body.language},
+            {"title": body.title, "rooms": rooms, "goals": goals, "language": body.language,
+             "epoch": domain.new_id()},
         )
         await self._guard(self.store.create_event(event_id, secrets, command))
         return event_id, secrets
@@ -221,6 +225,7 @@ class Services:
         out: dict[str, Any] = {
             "id": board.event_id, "title": event["title"], "goals": event["goals"],
             "language": event.get("language", "en"), "rooms": rooms, "seq": board.seq,
+            "epoch": event.get("epoch", ""),
         }
         sees_plenary = organiser or (access is not None and access.role == PLENARY)
         out["plenary_url"] = self.page_url(

@@ -46,6 +46,27 @@ class DirectWriter:
         transport.write(frame)
         return True
 
+    def close(self, code: int, reason: str, abort_after: float) -> None:
+        """Close now, even when this socket's writes are stuck behind a full buffer.
+
+        The close frame queues behind what was already written: a slow reader
+        still gets it (and its code) in order; a reader that has stopped is cut
+        off after ``abort_after`` seconds instead of holding the buffer forever.
+        The same steps as uvicorn's own ``websocket.close``, minus its wait for
+        the buffer to drain, which is exactly what a stalled reader never does.
+        """
+        protocol = self.protocol
+        if protocol.close_sent or protocol.transport.is_closing():
+            return
+        protocol.conn.send_close(code, reason)
+        protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+        protocol.close_sent = True
+        protocol.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        if protocol.read_paused:
+            protocol.read_paused = False
+            protocol.transport.resume_reading()
+        protocol.close_timer = protocol.loop.call_later(abort_after, protocol.transport.abort)
+
     def backlog(self) -> int:
         """Bytes written but not yet sent to the client."""
         return int(self.protocol.transport.get_write_buffer_size())

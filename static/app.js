@@ -1,11 +1,18 @@
 /* facilitation: the little JavaScript the pages need on top of htmx.
  *
  * - the live socket resumes from the last sequence number it saw (#sync-seq),
- *   and reconnects whatever close code it got, with jittered backoff;
+ *   and reconnects whatever close code it got (1000, 1001, 1006, 1008, 1011,
+ *   1012, 1013, ...), with jittered backoff; at once when the browser comes
+ *   back online, a tab comes back into view, or a laptop wakes from sleep;
+ * - a link that went quiet for longer than the server's heartbeat is taken
+ *   for dead and replaced (a half-open connection never says it is closed);
+ * - when the server says it cannot replay (#sync-reload: the store was reset),
+ *   or the page itself is gone, the page loads afresh rather than show a wrong board;
  * - a pushed entry that is new to this page gets an empty placeholder in its
  *   list first, so htmx's out-of-band swap by id can fill it (an entry that is
  *   already there is replaced, never duplicated);
  * - the sync state (live / reconnecting / offline) is shown and announced;
+ *   outbox.js adds the count of changes not sent yet;
  * - no inline handlers anywhere: the Content-Security-Policy forbids them.
  */
 (function () {
@@ -15,10 +22,35 @@
   // The organiser rotated the link this page was opened with: reloading shows
   // the server's page that says so (reconnecting would only be refused).
   var CLOSE_REVOKED = 4401;
+  var TICK_MS = 5000;
   var announceTimer = null;
   var pendingAnnouncements = [];
 
+  var socket = null;          // the socket this page currently relies on
+  var wrapper = null;         // htmx-ext-ws's handle: wrapper.reconnect() opens a new one
+  var opened = false;         // whether `socket` ever opened
+  var retries = 0;
+  var reconnectTimer = null;
+  var handshakeFailures = 0;
+  var lastCheck = 0;
+  var lastMessage = Date.now();
+  var lastTick = Date.now();
+  var hiddenSince = 0;
+
   function $(id) { return document.getElementById(id); }
+
+  // Jittered exponential backoff, capped low: on the day, seconds matter more
+  // than sparing the server a few reconnects (the jitter spreads them).
+  function backoff(retry) {
+    var cap = Math.min(8000, 500 * Math.pow(2, Math.min(retry, 5)));
+    return cap / 2 + Math.random() * cap / 2;
+  }
+
+  function heartbeatMs() {
+    var root = document.querySelector(".live-root[data-heartbeat]");
+    var seconds = root ? Number(root.getAttribute("data-heartbeat")) : 0;
+    return (seconds > 0 ? seconds : 20) * 1000;
+  }
 
   // UI words come from the server, already in the page's language.
   function words(id, key) {
@@ -43,6 +75,55 @@
       offline: sync.getAttribute("data-offline") || "Offline — changes will wait"
     };
     if (label) label.textContent = text || words[state] || state;
+  }
+
+  function notLive() { setSync(navigator.onLine === false ? "offline" : "reconnecting"); }
+
+  function reloadRequested() {
+    var reload = $("sync-reload");
+    return !!(reload && reload.getAttribute("data-reload"));
+  }
+
+  function scheduleReconnect() {
+    if (!wrapper) return;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = setTimeout(function () { wrapper.reconnect(); }, backoff(retries++));
+  }
+
+  // Replace the socket now. The old one is silenced first: its late close
+  // event must not start yet another reconnect.
+  function reconnectNow() {
+    if (!wrapper) return;  // never connected yet: the extension is already retrying
+    clearTimeout(reconnectTimer);
+    var old = socket;
+    if (old && old.readyState <= 1) {
+      old.onclose = null;
+      old.onerror = null;
+      try { old.close(4000, "reconnect"); } catch (e) { /* already closing */ }
+    }
+    notLive();
+    wrapper.reconnect();
+  }
+
+  // Handshakes keep failing: the page may be gone (event deleted, store reset)
+  // or the link no longer valid. Ask the page itself; a 4xx means reload to see why.
+  function checkPageStillThere() {
+    if (Date.now() - lastCheck < 30000 || navigator.onLine === false) return;
+    lastCheck = Date.now();
+    fetch(window.location.pathname, { method: "HEAD", credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if ([401, 403, 404, 410].indexOf(response.status) >= 0) window.location.reload();
+      }, function () { /* still unreachable: keep trying */ });
+  }
+
+  // Timers stop while a laptop sleeps: a long gap between ticks means it woke.
+  function tick() {
+    var now = Date.now();
+    var slept = now - lastTick > TICK_MS * 3;
+    lastTick = now;
+    if (!socket || document.visibilityState === "hidden") return;
+    var quiet = socket.readyState === 1 && now - lastMessage > heartbeatMs() * 2.5 + 5000;
+    if (slept || quiet) reconnectNow();
   }
 
   // Polite, batched announcements: a busy room must not flood a screen reader.
@@ -120,40 +201,49 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     if (!window.htmx) return;
+    // Set here, after htmx has read its <meta> config, which would override it.
+    htmx.config.wsReconnectDelay = backoff;
 
     // The socket URL carries the last seq this page has, so a reconnect replays
     // exactly what it missed.
     htmx.createWebSocket = function (url) {
       var next = url.replace(/([?&]after=)\d*/, "$1" + lastSeq());
-      var socket = new WebSocket(next);
+      socket = new WebSocket(next);
       socket.binaryType = htmx.config.wsBinaryType;
+      opened = false;
       return socket;
     };
 
-    document.body.addEventListener("htmx:wsConnecting", function () {
-      setSync(navigator.onLine === false ? "offline" : "reconnecting");
+    document.body.addEventListener("htmx:wsConnecting", notLive);
+    document.body.addEventListener("htmx:wsOpen", function (event) {
+      wrapper = event.detail.socketWrapper;
+      opened = true;
+      retries = 0;
+      handshakeFailures = 0;
+      lastMessage = Date.now();
+      setSync("live");
+      document.dispatchEvent(new CustomEvent("facilitation:live"));
     });
-    document.body.addEventListener("htmx:wsOpen", function () { setSync("live"); });
     document.body.addEventListener("htmx:wsClose", function (event) {
-      var code = event.detail.event.code;
-      var wrapper = event.detail.socketWrapper;
-      setSync(navigator.onLine === false ? "offline" : "reconnecting");
-      var reload = $("sync-reload");
-      if (reload && reload.getAttribute("data-reload")) { window.location.reload(); return; }
-      if (code === CLOSE_REVOKED) { window.location.reload(); return; }
-      if (RECONNECTED_BY_EXTENSION.indexOf(code) < 0 && wrapper) {
+      var closed = event.detail.event;
+      if (closed.target && socket && closed.target !== socket) return;  // an old, replaced socket
+      wrapper = event.detail.socketWrapper || wrapper;
+      notLive();
+      if (reloadRequested() || closed.code === CLOSE_REVOKED) { window.location.reload(); return; }
+      if (!opened && ++handshakeFailures >= 3) checkPageStillThere();
+      if (RECONNECTED_BY_EXTENSION.indexOf(closed.code) < 0) {
         // The extension gives up on other codes; a page for a live room never does.
-        setTimeout(function () { wrapper.reconnect(); }, 500 + Math.random() * 2500);
+        scheduleReconnect();
       }
     });
     var pushedNews = 0;
     document.body.addEventListener("htmx:wsBeforeMessage", function (event) {
+      lastMessage = Date.now();
       pushedNews = newsIn(event.detail.message);
       preparePlaceholders(event.detail.message);
     });
     document.body.addEventListener("htmx:wsAfterMessage", function (event) {
-      var reload = $("sync-reload");
-      if (reload && reload.getAttribute("data-reload")) { window.location.reload(); return; }
+      if (reloadRequested()) { window.location.reload(); return; }
       if (pushedNews > 0) announce(words("announcer", "one"));
       pushedNews = 0;
       syncLockState();
@@ -200,7 +290,17 @@
       if (status >= 500) toast(words("toasts", "server-error").replace("{status}", status), "error");
     });
     window.addEventListener("offline", function () { setSync("offline"); });
-    window.addEventListener("online", function () { setSync("reconnecting"); });
+    window.addEventListener("online", reconnectNow);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") { hiddenSince = Date.now(); return; }
+      var away = hiddenSince && Date.now() - hiddenSince > heartbeatMs();
+      if (away || (socket && socket.readyState !== 1)) reconnectNow();
+    });
+    // A send that failed may mean this socket is half-dead too.
+    document.addEventListener("facilitation:unsent", function () {
+      if (socket && socket.readyState === 1 && Date.now() - lastMessage > heartbeatMs()) reconnectNow();
+    });
+    setInterval(tick, TICK_MS);
 
     // Cancel an inline edit: empty its slot.
     document.body.addEventListener("click", function (event) {

@@ -72,6 +72,9 @@ class Server:
             # lag past uvicorn's 5 s keep-alive, and httpx then reuses a connection
             # the server is closing (the keep-alive race, not what these tests test).
             timeout_keep_alive=60,
+            # As `facilitation serve` does: pings find dead connections.
+            ws_ping_interval=self.settings.heartbeat_seconds,
+            ws_ping_timeout=self.settings.heartbeat_seconds,
         )
         self.server = uvicorn.Server(cfg)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -84,6 +84,7 @@ async def get_room(request: Request) -> Response:
         "items": [public(i) for i in board.live(ITEM, room_id)],
         "roles": [public(r) for r in board.live(ROLE, room_id)],
         "seq": board.seq,
+        "epoch": board.event.get("epoch", ""),
     })
 
 
@@ -154,9 +155,20 @@ async def stream(websocket: WebSocket) -> None:
     check_socket_origin(websocket, services.settings)
     access = resolve(websocket, event_id, await services.secrets(event_id))
     after = parse_after(websocket.query_params.get("after"))
+    epoch = parse_epoch(websocket.query_params.get("epoch"))
     await services.board(event_id)  # 404 for an unknown event before accepting
     await websocket.accept()
-    await live.stream(websocket, services, event_id, JSON, access.room, after, access=access)
+    await live.stream(websocket, services, event_id, JSON, access.room, after, epoch,
+                      access=access)
+
+
+def parse_epoch(raw: str | None) -> str | None:
+    """``epoch=``: the event's epoch as the client knew it (from the event or room answer)."""
+    if not raw:
+        return None
+    if len(raw) > 64 or not raw.isalnum():
+        raise errors.BadRequest("epoch: must be the epoch the server gave.")
+    return raw
 
 
 def parse_after(raw: str | None) -> int:

@@ -34,7 +34,7 @@ from facilitation.security import (
     remember_grant,
     resolve,
 )
-from facilitation.web.api import check_goals, parse_after, services_of
+from facilitation.web.api import check_goals, parse_after, parse_epoch, services_of
 
 if TYPE_CHECKING:
     from starlette.datastructures import FormData
@@ -100,6 +100,7 @@ def room_context(board: Board, room: dict[str, Any], access: Access) -> dict[str
         "timer": board.singleton(TIMER), "message": board.singleton(MESSAGE),
         "base": f"/e/{board.event_id}/r/{room['id']}",
         "can_write": access.may_write(room["id"]),
+        "epoch": board.event.get("epoch", ""),
     }
 
 
@@ -120,6 +121,7 @@ async def room_page(request: Request) -> Response:
         items=board.live(ITEM, room["id"]),
         roles=board.live(ROLE, room["id"]),
         form={"id": uuid.uuid4()},
+        heartbeat=services.settings.heartbeat_seconds,
     )
     return services.renderer.page(request, "room.html", context)
 
@@ -240,8 +242,16 @@ def _create(kind: str) -> Any:
             return RedirectResponse(context["base"], status_code=303)
         fresh = services.renderer.render(
             f"partials/{kind}_form.html", **context, form={"id": uuid.uuid4()})
-        entity = services.renderer.render(
-            f"partials/{kind}.html", **{kind: appended.change.data}, event=board.event, oob=True)
+        data = appended.change.data
+        if appended.replayed:
+            # A resend (a page's outbox after a reconnect): show the entry as it
+            # stands now, which may be edited or deleted since it was first stored.
+            data = board.entities.get(f"{kind}:{data['id']}", data)
+        if data.get("deleted"):
+            entity = f'<li id="{kind}-{data["id"]}" hx-swap-oob="delete"></li>'
+        else:
+            entity = services.renderer.render(
+                f"partials/{kind}.html", **{kind: data}, event=board.event, oob=True)
         said = feedback(services, FEEDBACK[kind, "undo" if form.get("undo") else "create"])
         return HTMLResponse(fresh + entity + said, status_code=200 if appended.replayed else 201)
 
@@ -353,6 +363,7 @@ async def room_socket(websocket: WebSocket) -> None:
     services.room_of(board, room_id)
     access.require_read(room_id)
     after = parse_after(websocket.query_params.get("after"))
+    epoch = parse_epoch(websocket.query_params.get("epoch"))
     await websocket.accept()
     # Presence: one person per browser session, however many tabs it has open here.
     person = str(websocket.session.get("sid") or id(websocket))
@@ -361,7 +372,8 @@ async def room_socket(websocket: WebSocket) -> None:
     await services.presence.enter(event_id, room_id, person)
     try:
         await live.stream(
-            websocket, services, event_id, view, room_id, after, access=access)
+            websocket, services, event_id, view, room_id, after, epoch,
+            access=access)
     finally:
         await services.presence.leave(event_id, room_id, person)
 

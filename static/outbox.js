@@ -1,0 +1,555 @@
+/* facilitation: the room page's outbox. Nothing a person typed is lost.
+ *
+ * Every write the room page makes (add, edit, mark agreed/done, delete) goes
+ * through here instead of straight to the network:
+ *  1. it is stored in localStorage under its own id (a create's id is the
+ *     client-generated id of the new entry) before anything is sent;
+ *  2. it is shown at once, marked "not sent yet";
+ *  3. it is sent, oldest first, and sent again after a reconnect, when the
+ *     browser comes back online, or when the page is loaded again, until the
+ *     server answers. The server stores each id once, so a resend is harmless;
+ *  4. a refusal (409 someone changed it first, 423 room locked, 422 invalid,
+ *     ...) is kept and shown with the server's reason and a way to resolve it.
+ *
+ * The sync indicator (#sync) shows how many changes are not sent yet; app.js
+ * owns the socket and tells us ("facilitation:live") when it is back.
+ * No inline handlers: the Content-Security-Policy forbids them.
+ */
+(function () {
+  "use strict";
+
+  var PREFIX = "facilitation:outbox:";
+  var SEND_TIMEOUT_MS = 15000;
+  var root = null;       // .live-root[data-outbox] of a room page, or null elsewhere
+  var scope = "";        // "/e/<event>/r/<room>": entries belong to one room
+  var box = null;        // #outbox: the refused panel and the words
+  var memory = {};       // used when localStorage is unavailable (private mode, quota)
+  var sending = false;
+  var retryTimer = null;
+  var attempt = 0;
+  var counter = 0;
+
+  function $(id) { return document.getElementById(id); }
+
+  function word(name, values) {
+    var text = (box && box.getAttribute("data-" + name)) || name;
+    Object.keys(values || {}).forEach(function (k) { text = text.replace("{" + k + "}", values[k]); });
+    return text;
+  }
+
+  // A version 4 UUID. crypto.randomUUID exists only on https or localhost;
+  // conference set-ups often serve plain http on a LAN address.
+  function uuid4() {
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // -- storage: one key per entry, so two tabs never overwrite each other's ----------
+
+  function keyOf(id) { return PREFIX + scope + ":" + id; }
+
+  function all() {
+    var found = {};
+    var prefix = PREFIX + scope + ":";
+    try {
+      for (var i = 0; i < localStorage.length; i++) {
+        var k = localStorage.key(i);
+        if (k && k.indexOf(prefix) === 0) {
+          try { found[k] = JSON.parse(localStorage.getItem(k)); } catch (e) { localStorage.removeItem(k); }
+        }
+      }
+    } catch (e) { /* storage disabled: memory only */ }
+    Object.keys(memory).forEach(function (k) { if (!(k in found)) found[k] = memory[k]; });
+    return Object.keys(found).map(function (k) { return found[k]; })
+      .sort(function (a, b) { return a.order - b.order; });
+  }
+
+  function get(id) {
+    var k = keyOf(id);
+    try {
+      var raw = localStorage.getItem(k);
+      if (raw) return JSON.parse(raw);
+    } catch (e) { /* fall through */ }
+    return memory[k] || null;
+  }
+
+  function put(entry) {
+    var k = keyOf(entry.id);
+    try {
+      localStorage.setItem(k, JSON.stringify(entry));
+      delete memory[k];
+    } catch (e) {
+      memory[k] = entry;  // still sent; only a reload would lose it
+    }
+  }
+
+  function forget(id) {
+    var k = keyOf(id);
+    delete memory[k];
+    try { localStorage.removeItem(k); } catch (e) { /* nothing stored */ }
+  }
+
+  function pending() { return all().filter(function (e) { return e.state === "pending"; }); }
+
+  // -- taking a write -----------------------------------------------------------------
+
+  function fieldsOf(data) {
+    var out = {};
+    data.forEach(function (value, name) {
+      if (name === "goals") (out.goals = out.goals || []).push(String(value));
+      else out[name] = String(value);
+    });
+    return out;
+  }
+
+  function labelOf(op, fields, submitter, form) {
+    var what = fields.text || [fields.actor, fields.role].filter(Boolean).join(" → ");
+    if (op === "create" || (op === "update" && what)) return what || "";
+    // A status change or a deletion: say what it was done to.
+    var entry = form.closest(".entry");
+    var text = entry && entry.querySelector(".entry-text");
+    var subject = text ? text.textContent.replace(/\s+/g, " ").trim() : "";
+    if (subject.length > 60) subject = subject.slice(0, 59) + "…";
+    var action = op === "delete" ? word("delete") : (submitter ? submitter.textContent.trim() : "");
+    return subject ? action + ": “" + subject + "”" : action;
+  }
+
+  function clearForm(form) {
+    form.querySelectorAll("input, textarea").forEach(function (field) {
+      if (field.type === "hidden") return;
+      if (field.type === "checkbox") field.checked = false;
+      else field.value = "";
+    });
+    var idField = form.querySelector("input[name=id]");
+    if (idField) idField.value = uuid4();
+    form.querySelectorAll(".form-error").forEach(function (el) { el.remove(); });
+  }
+
+  function enqueue(form, submitter) {
+    var data = new FormData(form);
+    if (submitter && submitter.name) data.append(submitter.name, submitter.value);
+    var op = form.getAttribute("data-outbox");
+    var fields = fieldsOf(data);
+    var entity = op === "create" ? fields.id : form.getAttribute("data-entity");
+    if (!entity) return false;
+    var entry = {
+      id: op === "create" ? entity : uuid4(),
+      order: Date.now() + (counter++ % 1000) / 1000,
+      url: form.getAttribute("action"),
+      body: new URLSearchParams(data).toString(),
+      kind: form.getAttribute("data-kind"),
+      op: op,
+      entity: entity,
+      fields: fields,
+      label: labelOf(op, fields, submitter, form),
+      // What the "not sent yet" note on the entry itself says was done.
+      action: submitter && submitter.name === "status" ? submitter.textContent.trim() : "",
+      state: "pending"
+    };
+    put(entry);
+    // The form moves on at once: a person adding many items offline keeps typing.
+    if (op === "create") {
+      clearForm(form);
+      var first = form.querySelector("textarea, input:not([type=hidden])");
+      if (first) first.focus();
+    }
+    var slot = form.closest(".edit-slot");
+    if (slot) {
+      var owner = slot.closest(".entry");
+      slot.innerHTML = "";
+      var back = owner && owner.querySelector(".entry-actions a");
+      if (back) back.focus();
+    }
+    var refused = form.closest("[data-refused]");
+    if (refused) forget(refused.getAttribute("data-refused"));
+    if (navigator.onLine === false) notify(word("kept"));
+    render();
+    flush();
+    return true;
+  }
+
+  // -- sending ------------------------------------------------------------------------
+
+  function flush() {
+    if (sending || !root) return;
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    var next = pending()[0];
+    if (!next) { attempt = 0; render(); return; }
+    sending = true;
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = setTimeout(function () { if (controller) controller.abort(); }, SEND_TIMEOUT_MS);
+    fetch(next.url, {
+      method: "POST",
+      body: next.body,
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8", "HX-Request": "true" },
+      signal: controller ? controller.signal : undefined
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        return { status: response.status, text: text, retryAfter: response.headers.get("Retry-After") };
+      });
+    }).then(function (answer) {
+      clearTimeout(timer);
+      sending = false;
+      settle(next, answer);
+    }, function () {
+      clearTimeout(timer);
+      sending = false;
+      later(null);
+    });
+  }
+
+  function later(retryAfter) {
+    attempt += 1;
+    var cap = Math.min(30000, 1000 * Math.pow(2, Math.min(attempt, 5)));
+    var wait = cap / 2 + Math.random() * cap / 2;
+    var asked = Number(retryAfter);
+    if (asked > 0) wait = Math.max(wait, asked * 1000);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(flush, wait);
+    render();
+    document.dispatchEvent(new CustomEvent("facilitation:unsent"));
+  }
+
+  function settle(entry, answer) {
+    var status = answer.status;
+    if (!get(entry.id)) { flush(); return; }  // discarded while it was in flight
+    if (status >= 200 && status < 300) {
+      forget(entry.id);
+      attempt = 0;
+      applyFragments(answer.text);
+    } else if (status === 404 && entry.op === "delete") {
+      forget(entry.id);  // already gone: what was asked for is true
+      var el = $(entry.kind + "-" + entry.entity);
+      if (el) el.remove();
+    } else if (status === 0 || status === 408 || status === 429 || status >= 500) {
+      later(answer.retryAfter);
+      return;
+    } else {
+      refuse(entry, status, answer.text);
+    }
+    render();
+    flush();
+  }
+
+  function refuse(entry, status, html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var reason = template.content.querySelector(".form-error, .conflict strong, .toast, .message");
+    entry.state = "refused";
+    entry.status = status;
+    entry.reason = reason ? reason.textContent.trim() : word("refused", { status: status });
+    if (status === 404) entry.reason = word("gone");
+    // An edit form comes back with the server's own resolution: the saved
+    // version beside the person's text, ready to save on top of it.
+    var form = template.content.querySelector("form.edit-form");
+    entry.html = form ? form.outerHTML : "";
+    put(entry);
+    announce(word("not-saved") + ": " + entry.label + ". " + entry.reason);
+  }
+
+  // The answer's out-of-band parts (the entry as stored, or its deletion), put on
+  // the board the way a websocket push would be, never older than what is shown.
+  function applyFragments(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    Array.prototype.slice.call(template.content.children).forEach(function (el) {
+      var how = el.getAttribute("hx-swap-oob");
+      if (!how || !el.id || el.id === "toasts") return;
+      el.removeAttribute("hx-swap-oob");
+      var existing = $(el.id);
+      if (how === "delete") { if (existing) existing.remove(); return; }
+      if (existing) {
+        var shown = Number(existing.getAttribute("data-version") || 0);
+        if (shown > Number(el.getAttribute("data-version") || 0)) return;
+        var openSlot = existing.querySelector(".edit-slot");
+        var newSlot = el.querySelector(".edit-slot");
+        if (openSlot && newSlot && openSlot.id === newSlot.id) newSlot.replaceWith(openSlot);
+        existing.replaceWith(el);
+      } else {
+        var list = $(el.getAttribute("data-upsert") || "");
+        if (!list) return;
+        list.appendChild(el);
+      }
+      if (window.htmx) htmx.process(el);
+    });
+  }
+
+  // -- showing ------------------------------------------------------------------------
+
+  function announce(message) {
+    var region = $("announcer");
+    if (region) region.textContent = message;
+  }
+
+  function notify(message) {
+    var toasts = $("toasts");
+    if (!toasts) return;
+    var shown = Array.prototype.some.call(toasts.children, function (t) { return t.textContent === message; });
+    if (shown) return;
+    var p = document.createElement("p");
+    p.className = "toast info";
+    p.textContent = message;
+    toasts.appendChild(p);
+    setTimeout(function () { p.remove(); }, 6000);
+  }
+
+  function listFor(kind) { return $(kind + "s-" + scope.split("/").pop()); }
+
+  function placeholder(entry) {
+    var li = document.createElement("li");
+    li.id = entry.kind + "-" + entry.entity;
+    li.className = "entry " + entry.kind + " pending";
+    li.setAttribute("data-placeholder", entry.id);
+    var main = document.createElement("div");
+    main.className = "entry-main";
+    var note = document.createElement("p");
+    note.className = "pending-note";
+    note.textContent = word("pending-create");
+    var text = document.createElement("p");
+    text.className = "entry-text";
+    text.setAttribute("dir", "auto");
+    text.textContent = entry.label;
+    main.appendChild(note);
+    main.appendChild(text);
+    var f = entry.fields;
+    if (entry.kind === "item" && (f.owner || f.due)) {
+      var meta = document.createElement("p");
+      meta.className = "byline";
+      meta.textContent = [f.owner ? word("owner") + ": " + f.owner : "", f.due ? word("due") + ": " + f.due : ""]
+        .filter(Boolean).join(" · ");
+      main.appendChild(meta);
+    }
+    if (entry.kind === "role" && f.responsibility) {
+      var resp = document.createElement("p");
+      resp.className = "responsibility";
+      resp.textContent = f.responsibility;
+      main.appendChild(resp);
+    }
+    li.appendChild(main);
+    return li;
+  }
+
+  function render() {
+    if (!root) return;
+    var entries = all();
+    var waiting = entries.filter(function (e) { return e.state === "pending"; });
+    var refused = entries.filter(function (e) { return e.state === "refused"; });
+
+    // Marks on the board: first clear, then set from the outbox as it is now.
+    document.querySelectorAll(".entry.pending").forEach(function (el) {
+      var from = el.getAttribute("data-placeholder");
+      if (from) {
+        var still = get(from);
+        if (!still || still.state !== "pending") el.remove();
+        return;
+      }
+      el.classList.remove("pending", "deleting");
+      el.querySelectorAll(".pending-note").forEach(function (n) { n.remove(); });
+    });
+    waiting.forEach(function (entry) {
+      var el = $(entry.kind + "-" + entry.entity);
+      if (entry.op === "create") {
+        if (!el) {
+          var list = listFor(entry.kind);
+          if (list) list.appendChild(placeholder(entry));
+        }
+        return;
+      }
+      if (!el || el.hasAttribute("data-placeholder")) return;
+      el.classList.add("pending");
+      if (entry.op === "delete") el.classList.add("deleting");
+      var note = document.createElement("p");
+      note.className = "pending-note";
+      note.textContent = word(entry.op === "delete" ? "pending-delete" : "pending-update") +
+        (entry.op === "update" && (entry.action || entry.fields.text) ?
+          ": " + (entry.action || entry.fields.text) : "");
+      var main = el.querySelector(".entry-main");
+      if (main) main.insertBefore(note, main.firstChild);
+    });
+
+    // The count on the sync indicator.
+    var sync = $("sync");
+    var count = sync && sync.querySelector(".sync-pending");
+    if (count) {
+      count.hidden = waiting.length === 0;
+      count.textContent = waiting.length === 1 ? word("unsent-one") : word("unsent-many", { n: waiting.length });
+      sync.setAttribute("data-unsent", String(waiting.length));
+    }
+    renderRefused(refused);
+  }
+
+  // Keyed: an entry already shown is left alone (someone may be typing in it).
+  function renderRefused(refused) {
+    var list = $("outbox-refused");
+    if (!box || !list) return;
+    var ids = refused.map(function (e) { return e.id; });
+    list.querySelectorAll("[data-refused]").forEach(function (li) {
+      if (ids.indexOf(li.getAttribute("data-refused")) < 0) li.remove();
+    });
+    refused.forEach(function (entry) {
+      if (list.querySelector("[data-refused='" + entry.id + "']")) return;
+      list.appendChild(refusedEntry(entry));
+    });
+    box.hidden = refused.length === 0;
+  }
+
+  function button(action, text, id) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.setAttribute("data-action", action);
+    b.setAttribute("data-entry", id);
+    b.textContent = text;
+    return b;
+  }
+
+  function refusedEntry(entry) {
+    var li = document.createElement("li");
+    li.className = "entry refused";
+    li.setAttribute("data-refused", entry.id);
+    var title = document.createElement("p");
+    title.className = "entry-text";
+    var strong = document.createElement("strong");
+    strong.textContent = word("not-saved") + ": ";
+    title.appendChild(strong);
+    title.appendChild(document.createTextNode(entry.label));
+    var reason = document.createElement("p");
+    reason.className = "form-error";
+    reason.textContent = entry.reason;
+    li.appendChild(title);
+    li.appendChild(reason);
+    var buttons = document.createElement("div");
+    buttons.className = "buttons";
+    if (entry.html) {
+      // The server's edit form: the saved version and the person's own, side by side.
+      var holder = document.createElement("div");
+      holder.className = "refused-form";
+      holder.innerHTML = entry.html;
+      li.appendChild(holder);
+    } else if (entry.op === "update" && entry.status === 409) {
+      var current = $(entry.kind + "-" + entry.entity);
+      var saved = current && current.querySelector(".entry-main");
+      if (saved) {
+        var now = document.createElement("p");
+        now.className = "theirs";
+        now.textContent = word("now-saved") + ": " + saved.textContent.replace(/\s+/g, " ").trim();
+        li.appendChild(now);
+      }
+      buttons.appendChild(button("outbox-rebase", word("rebase"), entry.id));
+    } else {
+      buttons.appendChild(button("outbox-retry", word("retry"), entry.id));
+      if (entry.op === "create") buttons.appendChild(button("outbox-refill", word("refill"), entry.id));
+    }
+    buttons.appendChild(button("outbox-discard", word("discard"), entry.id));
+    li.appendChild(buttons);
+    return li;
+  }
+
+  // -- resolving refusals -------------------------------------------------------------
+
+  function retry(entry) {
+    entry.state = "pending";
+    delete entry.reason;
+    delete entry.status;
+    delete entry.html;
+    put(entry);
+    render();
+    flush();
+  }
+
+  function rebase(entry) {
+    var current = $(entry.kind + "-" + entry.entity);
+    if (!current || current.hasAttribute("data-placeholder")) {
+      entry.reason = word("gone");
+      put(entry);
+      return;
+    }
+    var body = new URLSearchParams(entry.body);
+    body.set("version", current.getAttribute("data-version") || "1");
+    entry.body = body.toString();
+    retry(entry);
+  }
+
+  function refill(entry) {
+    var form = $(entry.kind + "-form");
+    if (!form) return;
+    var f = entry.fields;
+    form.querySelectorAll("input, textarea").forEach(function (field) {
+      if (field.type === "checkbox") field.checked = (f.goals || []).indexOf(field.value) >= 0;
+      else if (field.name in f && field.name !== "goals") field.value = f[field.name];
+    });
+    forget(entry.id);
+    render();
+    var first = form.querySelector("textarea, input:not([type=hidden])");
+    if (first) first.focus();
+  }
+
+  function onClick(event) {
+    var target = event.target.closest("[data-action]");
+    if (!target) return;
+    var action = target.getAttribute("data-action");
+    var holder = target.closest("[data-refused]");
+    if (action === "cancel-edit" && holder) {
+      forget(holder.getAttribute("data-refused"));
+      render();
+      return;
+    }
+    var entry = get(target.getAttribute("data-entry") || "");
+    if (!entry) return;
+    if (action === "outbox-retry") retry(entry);
+    else if (action === "outbox-rebase") rebase(entry);
+    else if (action === "outbox-refill") refill(entry);
+    else if (action === "outbox-discard") { forget(entry.id); render(); }
+  }
+
+  // -- wiring -------------------------------------------------------------------------
+
+  function start() {
+    root = document.querySelector(".live-root[data-outbox]");
+    if (!root) return;
+    scope = root.getAttribute("data-outbox");
+    box = $("outbox");
+    // A create the server already shows was stored before the page went away:
+    // nothing is left to send for it.
+    all().forEach(function (entry) {
+      if (entry.op === "create" && entry.state === "pending") {
+        var el = $(entry.kind + "-" + entry.entity);
+        if (el && !el.hasAttribute("data-placeholder")) forget(entry.id);
+      }
+    });
+    // Capture phase: the outbox takes the submit before htmx sees it.
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!form.matches || !form.matches("form[data-outbox]")) return;
+      event.preventDefault();
+      event.stopPropagation();
+      var question = form.getAttribute("hx-confirm");
+      if (question && !window.confirm(question)) return;
+      enqueue(form, event.submitter);
+    }, true);
+    document.addEventListener("click", onClick);
+    var resend = function () { attempt = 0; flush(); };
+    window.addEventListener("online", resend);
+    document.addEventListener("facilitation:live", resend);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") resend();
+    });
+    // Pushes replace entries wholesale; put the "not sent yet" marks back.
+    document.body.addEventListener("htmx:wsAfterMessage", render);
+    document.body.addEventListener("htmx:afterSwap", render);
+    window.addEventListener("storage", function (event) {
+      if (event.key && event.key.indexOf(PREFIX + scope + ":") === 0) { render(); flush(); }
+    });
+    render();
+    flush();
+  }
+
+  window.facilitationOutbox = { pending: function () { return pending().length; }, flush: flush };
+  document.addEventListener("DOMContentLoaded", start);
+})();
