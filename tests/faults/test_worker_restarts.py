@@ -14,8 +14,15 @@ import pytest
 
 from tests.conftest import free_port
 from tests.faults.workers import (
-    Participant, View, Worker, assert_exactly_once, converge, create_event, event_seq,
+    Participant,
+    View,
+    Worker,
+    assert_exactly_once,
+    converge,
+    create_event,
+    event_seq,
     stored_items,
+    until,
 )
 
 pytestmark = pytest.mark.slow
@@ -47,8 +54,7 @@ async def run_day(worker: Worker, fault: object) -> None:
                 await p.submit([http], f"{p.name} item {i}")
 
         writing = asyncio.gather(*(day(p) for p in participants))
-        while sum(len(p.acknowledged) for p in participants) < 40:
-            await asyncio.sleep(0.02)
+        await until(lambda: sum(len(p.acknowledged) for p in participants) >= 40)
         await fault(views)  # type: ignore[operator]
         await writing
 

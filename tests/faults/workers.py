@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,14 +72,17 @@ class Worker:
         env.update(self.extra_env)
         return env
 
-    async def start(self) -> Worker:
+    def spawn(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / f"worker-{self.port}.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "facilitation.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with open(self.data_dir / f"worker-{self.port}.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "facilitation.cli", "serve", "--host", "127.0.0.1",
+                 "--port", str(self.port)],
+                env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+
+    async def start(self) -> Worker:
+        await asyncio.to_thread(self.spawn)
+        assert self.process is not None
         deadline = time.monotonic() + 30
         async with httpx.AsyncClient(base_url=self.url, timeout=2) as http:
             while True:
@@ -119,6 +123,14 @@ class Worker:
                 self.process.kill()
                 self.process.wait(5)
         self.process = None
+
+
+async def until(condition: Callable[[], bool], wait: float = 120) -> None:
+    """Poll ``condition`` (set by other tasks) until it holds; fail after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while not condition():  # noqa: ASYNC110 - the condition is plain state other tasks change
+        assert time.monotonic() < deadline, "gave up waiting"
+        await asyncio.sleep(0.02)
 
 
 async def create_event(url: str, rooms: int = 6) -> dict[str, Any]:
