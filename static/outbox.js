@@ -166,6 +166,8 @@
     }
     var refused = form.closest("[data-refused]");
     if (refused) forget(refused.getAttribute("data-refused"));
+    var toast = form.closest(".toast");
+    if (toast) toast.remove();  // an Undo is done once
     if (navigator.onLine === false) notify(word("kept"));
     render();
     flush();
@@ -223,7 +225,7 @@
     if (status >= 200 && status < 300) {
       forget(entry.id);
       attempt = 0;
-      applyFragments(answer.text);
+      applyFragments(answer.text, entry);
     } else if (status === 404 && entry.op === "delete") {
       forget(entry.id);  // already gone: what was asked for is true
       var el = $(entry.kind + "-" + entry.entity);
@@ -256,12 +258,13 @@
 
   // The answer's out-of-band parts (the entry as stored, or its deletion), put on
   // the board the way a websocket push would be, never older than what is shown.
-  function applyFragments(html) {
+  function applyFragments(html, entry) {
     var template = document.createElement("template");
     template.innerHTML = html;
     Array.prototype.slice.call(template.content.children).forEach(function (el) {
       var how = el.getAttribute("hx-swap-oob");
-      if (!how || !el.id || el.id === "toasts") return;
+      if (!how || !el.id) return;
+      if (el.id === "toasts") { showToasts(el, entry); return; }
       el.removeAttribute("hx-swap-oob");
       var existing = $(el.id);
       if (how === "delete") { if (existing) existing.remove(); return; }
@@ -278,6 +281,20 @@
         list.appendChild(el);
       }
       if (window.htmx) htmx.process(el);
+    });
+  }
+
+  // The server's feedback ("Saved", "Deleted" with its Undo), as htmx would show it.
+  function showToasts(fragment, entry) {
+    var box = $("toasts");
+    if (!box) return;
+    Array.prototype.slice.call(fragment.children).forEach(function (toast) {
+      box.appendChild(toast);
+      if (window.htmx) htmx.process(toast);
+      // The deleted entry took the focus with it: hand it to the Undo.
+      var undo = toast.querySelector("form button");
+      var lost = !document.activeElement || document.activeElement === document.body;
+      if (undo && entry.op === "delete" && lost) undo.focus();
     });
   }
 
