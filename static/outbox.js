@@ -118,6 +118,12 @@
     return subject ? action + ": “" + subject + "”" : action;
   }
 
+  // ".../items", ".../items/<id>", ".../roles/<id>/delete" -> "item" or "role".
+  function kindOf(action) {
+    var found = /\/(item|role)s(\/|$)/.exec(action);
+    return found ? found[1] : "";
+  }
+
   function clearForm(form) {
     form.querySelectorAll("input, textarea").forEach(function (field) {
       if (field.type === "hidden") return;
@@ -135,13 +141,13 @@
     var op = form.getAttribute("data-outbox");
     var fields = fieldsOf(data);
     var entity = op === "create" ? fields.id : form.getAttribute("data-entity");
-    if (!entity) return false;
+    if (!entity || !kindOf(form.getAttribute("action") || "")) return false;
     var entry = {
       id: op === "create" ? entity : uuid4(),
       order: Date.now() + (counter++ % 1000) / 1000,
       url: form.getAttribute("action"),
       body: new URLSearchParams(data).toString(),
-      kind: form.getAttribute("data-kind"),
+      kind: kindOf(form.getAttribute("action") || ""),
       op: op,
       entity: entity,
       fields: fields,

@@ -207,7 +207,7 @@ def undo_form(kind: str, entity: dict[str, Any] | None, base: str) -> dict[str, 
             fields += [("goals", str(g)) for g in value or []]
         else:
             fields.append((name, "" if value is None else str(value)))
-    return {"action": f"{base}/{kind}s", "fields": fields, "kind": kind}
+    return {"action": f"{base}/{kind}s", "fields": fields}
 
 
 def _create(kind: str) -> Any:
