@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -193,10 +193,14 @@ class Reader:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def test_redis_outage_mid_run_loses_nothing_acknowledged_and_duplicates_nothing(
-    tmp_path: Path, own_redis: OwnRedis,
-) -> None:
-    a, b = await two_servers(tmp_path, own_redis.url())
+Fault = Callable[[httpx.AsyncClient], Awaitable[None]]
+
+
+async def writes_through_a_fault(tmp_path: Path, redis_url: str, fault: Fault) -> list[Reader]:
+    """Two servers, ten writers alternating between them and four stream readers;
+    ``fault`` strikes Redis mid-run. Afterwards every write answered 201 is stored,
+    and every stream holds every stored change once, in order. Returns the readers."""
+    a, b = await two_servers(tmp_path, redis_url)
     async with httpx.AsyncClient(base_url=a.url, timeout=30) as ca, \
             httpx.AsyncClient(base_url=b.url, timeout=30) as cb:
         event = await new_event(ca)
@@ -235,16 +239,12 @@ async def test_redis_outage_mid_run_loses_nothing_acknowledged_and_duplicates_no
 
         writers = [asyncio.create_task(writer(n)) for n in range(10)]
         await acknowledged_at_least(60)
-        await own_redis.stop()
-        during = len(acknowledged)
-        await asyncio.sleep(OUTAGE_SECONDS)
-        health = await cb.get("/healthz")
-        assert health.status_code == 503 and health.json()["store"] == "redis"
-        await own_redis.start()
-        await asyncio.wait_for(acknowledged_at_least(during + 60), 60)
+        before = len(acknowledged)
+        await fault(cb)
+        await asyncio.wait_for(acknowledged_at_least(before + 60), 60)
         stop.set()
         await asyncio.gather(*writers)
-        assert refusals > 0  # the outage was real, and writes said so
+        assert refusals > 0  # the fault was real, and writes said so
         posted = acknowledged | replayed
 
         stored: dict[str, str] = {}
@@ -269,12 +269,40 @@ async def test_redis_outage_mid_run_loses_nothing_acknowledged_and_duplicates_no
             seqs = [f["seq"] for f in reader.frames]
             assert seqs == sorted(set(seqs))
             assert {f["data"]["id"] for f in reader.frames[1:]} == room_ids
-        # Open sockets were closed while Redis was away (pages show "reconnecting").
-        assert all(reader.closes >= 1 for reader in readers)
         for reader in readers:
             await reader.stop()
     await a.stop()
     await b.stop()
+    return readers
+
+
+async def test_redis_outage_mid_run_loses_nothing_acknowledged_and_duplicates_nothing(
+    tmp_path: Path, own_redis: OwnRedis,
+) -> None:
+    async def outage(http: httpx.AsyncClient) -> None:
+        await own_redis.stop()  # and its AOF is all it comes back with
+        await asyncio.sleep(OUTAGE_SECONDS)
+        health = await http.get("/healthz")
+        assert health.status_code == 503 and health.json()["store"] == "redis"
+        await own_redis.start()
+
+    readers = await writes_through_a_fault(tmp_path, own_redis.url(), outage)
+    # Open sockets were closed while Redis was away (pages show "reconnecting").
+    assert all(reader.closes >= 1 for reader in readers)
+
+
+async def test_a_frozen_redis_gets_503s_not_lost_201s(tmp_path: Path, own_redis: OwnRedis) -> None:
+    """SIGSTOP: connections stay open and nothing answers (a half-open network looks
+    the same). Commands time out (here after 1 s, set in the URL) and writes answer 503."""
+    async def freeze(http: httpx.AsyncClient) -> None:
+        own_redis.freeze()
+        await asyncio.sleep(2)
+        health = await http.get("/healthz")
+        assert health.status_code == 503
+        own_redis.thaw()
+
+    await writes_through_a_fault(
+        tmp_path, own_redis.url() + "?socket_timeout=1&socket_connect_timeout=1", freeze)
 
 
 async def test_broker_gives_up_a_frozen_connection_and_resubscribes(own_redis: OwnRedis) -> None:
