@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -343,3 +344,16 @@ async def test_a_dead_export_helper_is_replaced(client: httpx.AsyncClient, hosti
     assert (await download(client, hostile, "csv")).content == expected
     replaced = offload.helper().process
     assert replaced is not None and replaced.pid != process.pid and replaced.returncode is None
+
+
+async def test_concurrent_downloads_each_get_their_own_format(client: httpx.AsyncClient,
+                                                             hostile: Hostile) -> None:
+    formats = ["xlsx", "csv", "json", "ics", "md", "html", "roles.csv"]
+    answers = await asyncio.gather(*(download(client, hostile, fmt) for fmt in formats))
+    for fmt, answer in zip(formats, answers, strict=True):
+        assert answer.headers["content-type"].split(";")[0] == {
+            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "csv": "text/csv", "roles.csv": "text/csv", "json": "application/json",
+            "ics": "text/calendar", "md": "text/markdown", "html": "text/html"}[fmt]
+    assert answers[0].content.startswith(b"PK") and answers[2].json()["schema"] == 1
+    assert b"BEGIN:VCALENDAR" in answers[3].content
