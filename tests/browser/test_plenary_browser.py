@@ -163,3 +163,48 @@ async def test_moderator_page_drives_the_board(
     await assert_accessible(moderator)
     await shot(moderator, "moderator-page")
     assert errors == []
+
+
+async def test_participants_vote_from_the_room_page(
+    server: Server, client: httpx.AsyncClient, new_context: Any
+) -> None:
+    from tests.browser.conftest import PHONE
+
+    event, items = await six_rooms(client)
+    eid = event["id"]
+    organiser = auth(event["organiser_token"])
+    await client.patch(f"/api/events/{eid}/plenary", headers=organiser,
+                       json={"voting": True, "votes_per_person": 2, "view": "priorities"})
+    await client.put(f"/api/events/{eid}/message", json={"text": "Vote for your top two"},
+                     headers=organiser)
+    room = event["rooms"][0]
+    phone = await (await new_context(viewport=PHONE)).new_page()
+    errors: list[str] = []
+    phone.on("pageerror", lambda exc: errors.append(str(exc)))
+    await phone.goto(room["join_url"])
+    await phone.get_by_label("Your name").fill("Kari Nordmann")
+    await phone.get_by_role("button", name="Enter the room").click()
+    await phone.locator("#sync[data-state=live]").wait_for()
+    await expect(phone.locator("#broadcast")).to_contain_text("Vote for your top two")
+    panel = phone.locator("#votes-panel")
+    await expect(panel).to_contain_text("Priorities")
+    target = items[3][0]
+    row = panel.locator(f'.vote-row[data-target="{target["id"]}"]')
+    await row.get_by_role("button", name="Vote").click()
+    await expect(row).to_have_class("vote-row voted")
+    await expect(row.get_by_role("button", name="Take back")).to_be_visible()
+    await expect(phone.locator("#votes-left")).to_have_text("1")
+    await expect(row.locator(".vote-count")).to_contain_text("1 vote")
+    # Someone else's vote arrives live; mine stays marked.
+    await client.post(f"/api/events/{eid}/votes", json={"item": target["id"], "voter": "ola"},
+                      headers=auth(event["rooms"][1]["join_token"]))
+    await expect(row.locator(".vote-count")).to_contain_text("2 votes")
+    await expect(row).to_have_class("vote-row voted")
+    await assert_accessible(phone)
+    await shot(phone, "room-voting-phone", full_page=False)
+    # The board ranks it first.
+    state = (await client.get(f"/api/events/{eid}/plenary", headers=organiser)).json()
+    assert state["actions"][0]["id"] == target["id"] and state["actions"][0]["votes"] == 2
+    await row.get_by_role("button", name="Take back").click()
+    await expect(phone.locator("#votes-left")).to_have_text("2")
+    assert errors == []
