@@ -25,6 +25,7 @@ from facilitation.security import BodyLimit
 from facilitation.services import Services
 from facilitation.web import (
     api,
+    create,
     language,
     moderate,
     moderation_api,
@@ -174,6 +175,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         *votes.routes(),
         *tokens.routes(),
         *language.routes(),
+        *create.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [

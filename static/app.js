@@ -170,16 +170,32 @@
 
   // Which entries of a pushed fragment are news to this page: a push that only
   // echoes what this page just saved (same id, same version) is not announced.
+  var mine = {};  // entry id -> when this page last sent a change to it
+
+  function rememberMine(form) {
+    if (!form || !form.closest) return;
+    var entryEl = form.closest("li.entry");
+    if (entryEl) mine[entryEl.id] = Date.now();
+    var id = form.querySelector && form.querySelector("input[name=id]");
+    var kind = /\/(item|role)s$/.exec(form.getAttribute("action") || "");
+    if (id && kind) mine[kind[1] + "-" + id.value] = Date.now();
+  }
+
+  function isMine(id) {
+    return mine[id] && Date.now() - mine[id] < 10000;
+  }
+
   function newsIn(html) {
     var template = document.createElement("template");
     template.innerHTML = html;
     var news = 0;
     template.content.querySelectorAll("[data-upsert][id]").forEach(function (el) {
       var here = $(el.id);
+      if (isMine(el.id)) return;
       if (!here || here.getAttribute("data-version") !== el.getAttribute("data-version")) news++;
     });
     template.content.querySelectorAll("[hx-swap-oob=delete][id]").forEach(function (el) {
-      if ($(el.id)) news++;
+      if ($(el.id) && !isMine(el.id)) news++;
     });
     return news;
   }
@@ -273,6 +289,7 @@
       if (undo) { focusUndo = false; undo.focus(); }
     });
     document.body.addEventListener("htmx:beforeRequest", function (event) {
+      rememberMine(event.detail.elt);
       var form = event.detail.elt;
       if (form && form.getAttribute && /\/delete$/.test(form.getAttribute("action") || "")) {
         focusUndo = form.contains(document.activeElement);
