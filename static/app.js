@@ -288,6 +288,9 @@
       var undo = el.querySelector("form[hx-post] button");
       if (undo) { focusUndo = false; undo.focus(); }
     });
+    // Room forms go through the outbox (which takes the submit before htmx does):
+    // note them at submit time, capturing on window, before the outbox empties the form.
+    window.addEventListener("submit", function (event) { rememberMine(event.target); }, true);
     document.body.addEventListener("htmx:beforeRequest", function (event) {
       rememberMine(event.detail.elt);
       var form = event.detail.elt;
