@@ -196,7 +196,7 @@ async def test_markdown_is_literal(client: httpx.AsyncClient, hostile: Hostile) 
         assert sum(1 for line in lines if line.startswith(f"- **{ref}** ")) == 1, ref
     assert sum(1 for line in lines if line.startswith("- **") and " — " in line
                and not line.startswith(("- **R", "- **M"))) == len(hostile.live_roles)
-    assert "sources: R1.1 (Havner og kritisk infrastruktur), R2.2" in text
+    assert "Sources: R1.1 (Havner og kritisk infrastruktur), R2.2" in text
     rendered = MarkdownIt("commonmark").enable("table").render(text)
     # Every hostile string comes out as text: no tag, no link, no emphasis from user input.
     assert "<script" not in rendered and "<div" not in rendered and "<i>" not in rendered
@@ -206,7 +206,7 @@ async def test_markdown_is_literal(client: httpx.AsyncClient, hostile: Hostile) 
     assert "<h1>Outcomes: Beredskap &amp; &lt;b&gt;Preparedness&lt;/b&gt; 🌊</h1>" in rendered
     # Multi-line text stays inside its list item, as line breaks.
     assert "Line one of the plan<br />\nLine two<br />\n# Not a heading" in rendered
-    assert "R1.1" in text and "sources: R1.1" in text
+    assert "R1.1" in text and "Sources: R1.1" in text
     assert "not addressed" in text
 
 

@@ -69,3 +69,18 @@ def test_file_names_are_ascii() -> None:
     log.do("event", "update", "e1", None, {"title": "Beredskap på Vestlandet: مرحبا 🚢"})
     assert export(log.board, "roles.csv").filename.startswith("beredskap-pa-vestlandet-roles-")
     assert export(log.board, "xlsx").filename.endswith(".xlsx")
+
+
+def test_reports_speak_the_events_language() -> None:
+    log = Log()  # language "nb"
+    log.do("item", "create", "a", "r1", {"text": "Felles kontaktliste", "status": "agreed"})
+    md = export(log.board, "md").body.decode()
+    assert md.startswith("# Resultater: Preparedness\n")
+    assert "## Sammendrag" in md and "Status: Enige" in md
+    assert "Tiltak: 1 (1 enige, 0 gjennomført) · Rollefordelinger: 0" in md
+    page = export(log.board, "html").body.decode()
+    assert '<html lang="nb">' in page and ">Sammendrag<" in page and ">Måloppnåelse<" in page
+    log.do("event", "update", "e1", None, {"language": "fr"})
+    assert "## Synthèse" in export(log.board, "md").body.decode()
+    # The spreadsheet's columns stay the same in every language: tools read them by name.
+    assert export(log.board, "csv").body.decode("utf-8-sig").startswith("ref,type,room,action,")

@@ -1,8 +1,9 @@
 """The readable report: Markdown to paste anywhere, HTML to print or save as PDF.
 
 Both follow one outline: summary, then per room its guiding question, actions
-and roles, then the merged actions and the goal alignment. User text is escaped
-for each target (``safety.md_text`` for Markdown, Jinja autoescape for HTML).
+and roles, then the joint (merged) actions and the goal alignment, in the event's
+language (its own words only: what people typed is never translated). User text is
+escaped for each target (``safety.md_text`` for Markdown, Jinja autoescape for HTML).
 """
 
 from __future__ import annotations
@@ -15,35 +16,55 @@ from typing import TYPE_CHECKING
 import jinja2
 from markupsafe import Markup
 
+from facilitation.i18n import N_, catalog
 from facilitation.outcomes.model import Action, Merged, Outcomes
 from facilitation.outcomes.safety import md_cell, md_escape, md_text, printable
 
 if TYPE_CHECKING:
     from facilitation.outcomes.model import Role
 
-STATUS_LABEL = {"proposed": "proposed", "agreed": "agreed", "done": "done"}
+STATUS_LABEL = {"proposed": N_("Proposed"), "agreed": N_("Agreed"), "done": N_("Done")}
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+class Words:
+    """The report's own words in the event's language (user text is never translated)."""
+
+    def __init__(self, language: str) -> None:
+        self.catalog = catalog(language)
+
+    def __call__(self, message: str, **values: object) -> str:
+        text = self.catalog.gettext(message)
+        return text % values if values else text
+
+    def status(self, status: str) -> str:
+        return self(STATUS_LABEL[status]) if status in STATUS_LABEL else status
+
+    def headline(self, o: Outcomes) -> str:
+        _, t = self, o.totals  # named _ so that `python -m facilitation.i18n` finds the words
+        # Never _() inside an f-string: the extractor cannot see it there.
+        actions, roles, joint, rooms = (
+            _("Actions"), _("Role assignments"), _("Joint actions"), _("Rooms"))
+        agreed = _("%(agreed)d agreed, %(done)d done", agreed=t.agreed, done=t.done)
+        # "Label: number" rather than plural forms: one msgid each, in every language.
+        return " · ".join([
+            _("Exported %(when)s", when=o.exported_at.strftime("%Y-%m-%d %H:%M UTC")),
+            f"{actions}: {t.actions} ({agreed})", f"{roles}: {t.roles}",
+            f"{joint}: {len(o.merges)}", f"{rooms}: {len(o.rooms)}",
+        ])
 
 
-def _when(o: Outcomes) -> str:
-    return o.exported_at.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _action_details(a: Action | Merged) -> str:
-    parts = [f"owner: {md_escape(a.owner) if a.owner else '—'}",
-             f"due: {a.due.isoformat() if a.due else '—'}",
-             f"status: {STATUS_LABEL.get(a.status, md_escape(a.status))}"]
+def _action_details(a: Action | Merged, _: Words) -> str:
+    parts = [f"{_('Owner')}: {md_escape(a.owner) if a.owner else '—'}",
+             f"{_('Due')}: {a.due.isoformat() if a.due else '—'}",
+             f"{_('Status')}: {md_escape(_.status(a.status))}"]
     if a.goals:
-        parts.append("goals: " + "; ".join(md_escape(g.text) for g in a.goals))
+        parts.append(f"{_('Goals')}: " + "; ".join(md_escape(g.text) for g in a.goals))
     if a.votes:
-        parts.append(f"votes: {a.votes}")
+        parts.append(f"{_('Votes')}: {a.votes}")
     if isinstance(a, Action) and a.merged_into:
-        parts.append(f"merged into {a.merged_into}")
+        parts.append(_("merged into %(ref)s", ref=a.merged_into))
     if a.author:
-        parts.append(f"by {md_escape(a.author)}")
+        parts.append(_("by %(author)s", author=md_escape(a.author)))
     return " · ".join(parts)
 
 
@@ -55,17 +76,18 @@ def _role_line(r: Role) -> str:
 
 
 def markdown(o: Outcomes) -> bytes:
-    t = o.totals
+    # The labels below are inside f-strings, where the extractor cannot see them; every
+    # one of them is also in templates/outcomes/report.html, which it reads.
+    _ = Words(o.language)
     out = [
-        f"# Outcomes: {md_text(o.title)}",
+        f"# {md_text(_('Outcomes: %(title)s', title=o.title))}",
         "",
-        f"Exported {_when(o)} · {plural(t.actions, 'action')} ({t.agreed} agreed, {t.done} done)"
-        f" · {plural(t.roles, 'role assignment')} · {plural(len(o.merges), 'merged action')}"
-        f" · {plural(len(o.rooms), 'room')}",
+        _.headline(o),  # our words, numbers and a date: nothing typed
         "",
-        "## Summary",
+        f"## {_('Summary')}",
         "",
-        "| Room | Actions | Agreed | Done | Merged | Roles |",
+        f"| {_('Room')} | {_('Actions')} | {_('Agreed')} | {_('Done')} | {_('Merged')} | "
+        f"{_('Roles')} |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in o.rooms:
@@ -75,37 +97,38 @@ def markdown(o: Outcomes) -> bytes:
     for r in o.rooms:
         out += ["", f"## {md_text(r.room.name)}", ""]
         if r.room.prompt:
-            out += [f"*Guiding question:* {md_text(r.room.prompt)}", ""]
-        out += ["### Actions", ""]
+            out += [f"*{_('Guiding question')}:* {md_text(r.room.prompt)}", ""]
+        out += [f"### {_('Actions')}", ""]
         if not r.actions:
-            out.append("No actions.")
+            out.append(_("No actions."))
         for a in r.actions:
             # "R1.2" is a quotable reference; details on an indented line of the same item.
             out.append(f"- **{a.ref}** {md_text(a.text, '  ')}  ")
-            out.append(f"  {_action_details(a)}")
-        out += ["", "### Roles", ""]
+            out.append(f"  {_action_details(a, _)}")
+        out += ["", f"### {_('Roles')}", ""]
         if not r.roles:
-            out.append("No role assignments.")
+            out.append(_("No role assignments."))
         out += [_role_line(x) for x in r.roles]
-    out += ["", "## Merged actions", ""]
+    out += ["", f"## {_('Joint actions')}", ""]
     if not o.merges:
-        out.append("No actions were merged across rooms.")
+        out.append(_("No actions were merged across rooms."))
     for m in o.merges:
         out.append(f"- **{m.ref}** {md_text(m.text, '  ')}  ")
-        out.append(f"  {_action_details(m)}  ")
+        out.append(f"  {_action_details(m, _)}  ")
         sources = ", ".join(f"{a.ref} ({md_escape(a.room.name)})" for a in m.sources)
-        out.append(f"  sources: {sources}")
-    out += ["", "## Goal alignment", ""]
+        out.append(f"  {_('Sources')}: {sources or '—'}")
+    out += ["", f"## {_('Goal alignment')}", ""]
     if not o.alignment:
-        out.append("The event has no plan goals.")
+        out.append(_("The event has no plan goals."))
     else:
-        out.append("| Goal | " + " | ".join(md_cell(r.room.name) for r in o.rooms) + " | Total |")
+        out.append(f"| {_('Goal')} | " + " | ".join(md_cell(r.room.name) for r in o.rooms)
+                   + f" | {_('Total')} |")
         out.append("| --- |" + " ---: |" * (len(o.rooms) + 1))
         for line in o.alignment:
-            total = str(line.total) if line.addressed else "**not addressed**"
+            total = str(line.total) if line.addressed else f"**{_('not addressed')}**"
             out.append(f"| {md_cell(line.goal.text)} | "
                        + " | ".join(str(n) for n in line.per_room) + f" | {total} |")
-        out.append("| *no goal* | " + " | ".join(str(n) for n in o.untagged)
+        out.append(f"| *{_('no goal')}* | " + " | ".join(str(n) for n in o.untagged)
                    + f" | {sum(o.untagged)} |")
     out.append("")
     return "\n".join(out).encode("utf-8")
@@ -143,6 +166,5 @@ def html(o: Outcomes) -> bytes:
     template = _environment().get_template("outcomes/report.html")
     # Our own stylesheet file, never user text: trusted as it is.
     css = Markup(report_css())  # noqa: S704
-    page = template.render(o=o, when=_when(o), css=css,
-                           csp=report_csp(), status=STATUS_LABEL, plural=plural)
+    page = template.render(o=o, _=Words(o.language), css=css, csp=report_csp())
     return page.encode("utf-8")
