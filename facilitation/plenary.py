@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from rapidfuzz import fuzz, utils
+from rapidfuzz import fuzz, process, utils
 
 from facilitation.domain import ITEM, MERGE, PLENARY, ROLE, VOTE, Board, Entity
 
@@ -22,7 +22,9 @@ LEAD_WORDS = ("lead", "leader", "coordinator", "coordinates", "owner", "chair", 
 # How alike two responsibilities must be (rapidfuzz token_sort_ratio, 0-100) to be "the same".
 SAME_RESPONSIBILITY = 85
 # How alike two items from different rooms must be to be offered as a likely duplicate.
-DUPLICATE_SCORE = 70
+DUPLICATE_SCORE = 75
+# How many best matches of each item (or responsibility) are looked at.
+NEIGHBOURS = 12
 
 
 def merged_items(board: Board) -> dict[str, Entity]:
@@ -144,12 +146,6 @@ def is_lead(role: str) -> bool:
     return any(re.search(rf"\b{re.escape(w)}\b", words) for w in LEAD_WORDS)
 
 
-def _same_responsibility(a: str, b: str) -> bool:
-    if not a.strip() or not b.strip():
-        return False
-    return fuzz.token_sort_ratio(a, b, processor=utils.default_process) >= SAME_RESPONSIBILITY
-
-
 def roles_matrix(board: Board) -> dict[str, Any]:
     """Actors x rooms: the roles each actor was given in each room, and the conflicts.
 
@@ -161,14 +157,23 @@ def roles_matrix(board: Board) -> dict[str, Any]:
     names = {room["id"]: room["name"] for room in rooms}
     conflicts: list[dict[str, Any]] = []
     flagged: set[str] = set()
+    actor = [_norm(r["actor"]) for r in roles]
+    role_name = [_norm(r["role"]) for r in roles]
+    lead = [is_lead(r["role"]) for r in roles]
+    duty = [utils.default_process(r.get("responsibility", "")) for r in roles]
     for i, a in enumerate(roles):
-        for b in roles[i + 1:]:
-            if not _same_responsibility(a.get("responsibility", ""), b.get("responsibility", "")):
+        if not duty[i]:
+            continue
+        # One call per role, scored in C over all the others: alike responsibilities.
+        alike = process.extract(duty[i], duty, scorer=fuzz.token_sort_ratio, processor=None,
+                                score_cutoff=SAME_RESPONSIBILITY, limit=NEIGHBOURS)
+        for _, _, j in sorted(alike, key=lambda found: found[2]):
+            if j <= i:
                 continue
-            same_actor = _norm(a["actor"]) == _norm(b["actor"])
-            if not same_actor and is_lead(a["role"]) and is_lead(b["role"]):
+            b = roles[j]
+            if actor[i] != actor[j] and lead[i] and lead[j]:
                 kind = "two_leads"
-            elif same_actor and _norm(a["role"]) != _norm(b["role"]):
+            elif actor[i] == actor[j] and role_name[i] != role_name[j]:
                 kind = "contradicting"
             else:
                 continue
@@ -200,14 +205,17 @@ def suggestions(board: Board, limit: int = 8) -> list[dict[str, Any]]:
     texts = [utils.default_process(i["text"]) for i in items]
     pairs: list[dict[str, Any]] = []
     for x, a in enumerate(items):
-        for y in range(x + 1, len(items)):
+        if not texts[x]:
+            continue
+        # WRatio weighs whole, partial and word-order matches; each item's few best
+        # matches are enough to rank the pairs, and keep a big board cheap.
+        alike = process.extract(texts[x], texts, scorer=fuzz.WRatio, processor=None,
+                                score_cutoff=DUPLICATE_SCORE, limit=NEIGHBOURS)
+        for _, score, y in alike:
             b = items[y]
-            if a["room"] == b["room"] or not texts[x] or not texts[y]:
+            if y <= x or a["room"] == b["room"]:
                 continue
-            score = fuzz.token_set_ratio(texts[x], texts[y], processor=None)
-            score = min(score, fuzz.WRatio(texts[x], texts[y], processor=None) + 10)
-            if score >= DUPLICATE_SCORE:
-                pairs.append({"items": [a, b], "score": round(score)})
+            pairs.append({"items": [a, b], "score": round(score)})
     pairs.sort(key=lambda p: (-p["score"], p["items"][0]["created_at"]))
     return pairs[:limit]
 

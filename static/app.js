@@ -389,11 +389,36 @@
     });
   }
 
+  // "The board changed" (#plenary-dirty, #mod-dirty): fetch the region afresh, at most
+  // every 400 ms however fast changes come, and always once after the last of them.
+  var refreshTimer = null;
+  var refreshedSeq = {};
+  function scheduleRefresh() {
+    if (!window.htmx) return;
+    document.querySelectorAll("[data-refresh][data-target]").forEach(function (marker) {
+      var seq = parseInt(marker.getAttribute("data-seq") || "0", 10);
+      var key = marker.id;
+      if (refreshedSeq[key] === undefined) { refreshedSeq[key] = seq; return; }  // the page's own
+      if (seq <= refreshedSeq[key] || refreshTimer) return;
+      refreshTimer = setTimeout(function () {
+        refreshTimer = null;
+        var now = document.getElementById(key);
+        if (!now) return;
+        refreshedSeq[key] = parseInt(now.getAttribute("data-seq") || "0", 10);
+        htmx.ajax("GET", now.getAttribute("data-refresh"),
+                  { target: "#" + now.getAttribute("data-target"), swap: "outerHTML" });
+      }, 400);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", scheduleRefresh);
+  document.addEventListener("htmx:wsAfterMessage", scheduleRefresh);
+  document.addEventListener("htmx:afterRequest", function () { if (!refreshTimer) scheduleRefresh(); });
+
   // A re-rendered region keeps what the person was doing in it: each board pane
   // where it had turned to, each ticked box (the moderator choosing items to merge).
   var scrollPositions = {};
   var ticked = [];
-  document.addEventListener("htmx:oobBeforeSwap", function () {
+  function rememberState() {
     document.querySelectorAll("[data-autoscroll][id]").forEach(function (pane) {
       scrollPositions[pane.id] = pane.scrollTop;
     });
@@ -401,8 +426,8 @@
     document.querySelectorAll("[data-keep-checks] input[type=checkbox]:checked").forEach(function (box) {
       ticked.push(box.name + "=" + box.value);
     });
-  });
-  document.addEventListener("htmx:oobAfterSwap", function () {
+  }
+  function restoreState() {
     document.querySelectorAll("[data-autoscroll][id]").forEach(function (pane) {
       if (scrollPositions[pane.id]) pane.scrollTop = scrollPositions[pane.id];
     });
@@ -412,7 +437,11 @@
     tickTimers();
     markMyVotes();
     markOverflow();
-  });
+  }
+  document.addEventListener("htmx:oobBeforeSwap", rememberState);
+  document.addEventListener("htmx:beforeSwap", rememberState);
+  document.addEventListener("htmx:oobAfterSwap", restoreState);
+  document.addEventListener("htmx:afterSwap", restoreState);
 
   // Votes: the pushed list is the same for everyone; which ones are mine, and how
   // many I have left, this page knows from #my-votes (set by the server for me).

@@ -92,23 +92,34 @@ async def test_plenary_socket_pushes_changes_and_the_moderators_view(
     headers = {"cookie": cookie_of(browser), "origin": server.url}
     room = event["rooms"][5]
     organiser = auth(event["organiser_token"])
+    view = f"/e/{event['id']}/plenary/view"
     async with connect(url, additional_headers=headers) as ws:
         await client.post(f"/api/events/{event['id']}/rooms/{room['id']}/items",
                           json=item_body("Live on the <em>board</em>"),
                           headers=auth(room["join_token"]))
+        # The push says the board changed (cheap, whatever the board's size); the page
+        # then fetches the view.
         frame = str(await asyncio.wait_for(ws.recv(), 5))
-        assert 'id="plenary-view"' in frame and "Live on the &lt;em&gt;board&lt;/em&gt;" in frame
+        assert 'id="plenary-dirty"' in frame and f'data-refresh="{view}"' in frame
+        assert "Live on the" not in frame
+        html = (await browser.get(view)).text
+        assert 'id="plenary-view"' in html and "Live on the &lt;em&gt;board&lt;/em&gt;" in html
         await client.patch(f"/api/events/{event['id']}/plenary",
                            json={"view": "spotlight", "spotlight": room["id"]}, headers=organiser)
         frame = str(await asyncio.wait_for(ws.recv(), 5))
-        assert "Room in the spotlight" in frame and room["prompt"] in frame
+        assert 'id="plenary-dirty"' in frame
+        html = (await browser.get(view)).text
+        assert "Room in the spotlight" in html and room["prompt"] in html
         await client.put(f"/api/events/{event['id']}/message", json={"text": "Two minutes left"},
                          headers=organiser)
         frame = str(await asyncio.wait_for(ws.recv(), 5))
         assert 'id="broadcast"' in frame and "Two minutes left" in frame
         await client.post(f"/api/events/{event['id']}/rooms/{room['id']}/lock", headers=organiser)
         frame = str(await asyncio.wait_for(ws.recv(), 5))
-        assert "Closed" in frame
+        assert "Closed" in (await browser.get(view)).text
+    stranger = httpx.AsyncClient(base_url=server.url)
+    assert (await stranger.get(view, headers=auth(room["join_token"]))).status_code == 403
+    await stranger.aclose()
     await client.patch(f"/api/events/{event['id']}/plenary", json={"view": "rooms"},
                        headers=organiser)
     await browser.aclose()

@@ -74,15 +74,25 @@ def live_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
         views=PLENARY_VIEWS,
         new_id=lambda: uuid.uuid4(),
         base=f"/e/{board.event_id}/moderate",
+        **refresh(board.event_id, board.seq),
     )
     return context
 
 
+def refresh(event_id: str, seq: int) -> dict[str, Any]:
+    return {"refresh_id": "mod-dirty", "refresh_url": f"/e/{event_id}/moderate/live",
+            "refresh_target": "mod-live", "seq": seq}
+
+
 def install(renderer: Renderer, presence: Presence) -> None:
     def push(change: Change, board: Board, _: str) -> str:
-        context = live_context(board, presence.last.get(board.event_id, {}))
-        return renderer.render("moderate/live.html", **context, oob=True) + renderer.render(
-            "partials/broadcast.html", **context, oob=True)
+        # As on the plenary board: a marker; the page fetches its live region itself.
+        html = renderer.render("partials/refresh.html", **refresh(board.event_id, board.seq),
+                               oob=True)
+        if change.kind in (TIMER, MESSAGE):
+            html += renderer.render("partials/broadcast.html", timer=board.singleton(TIMER),
+                                    message=board.singleton(MESSAGE), oob=True)
+        return html
 
     for kind in (ITEM, ROLE, EVENT, ROOM, MERGE, VOTE, PLENARY, TIMER, MESSAGE):
         renderer.pushes[(kind, VIEW)] = push
@@ -109,6 +119,13 @@ async def moderate_page(request: Request) -> Response:
     context = live_context(board, presence)
     context["links"] = access_links(services, board, secrets)
     return services.renderer.page(request, "moderate.html", context)
+
+
+async def live_fragment(request: Request) -> Response:
+    """The live region, fetched by the page when its socket says the event changed."""
+    services, board = await _organiser(request)
+    context = live_context(board, await services.presence.counts(board.event_id))
+    return HTMLResponse(services.renderer.render("moderate/live.html", **context))
 
 
 async def _done(request: Request, services: Services, event_id: str,
@@ -259,6 +276,7 @@ def routes() -> list[Route | WebSocketRoute]:
     return [
         Route(base, moderate_page),
         Route(f"{base}/event", event_form_done, methods=["POST"]),
+        Route(f"{base}/live", live_fragment),
         WebSocketRoute(f"{base}/live", moderate_socket),
         *[Route(f"{base}/{path}", _control(action), methods=["POST"])
           for path, action in controls.items()],

@@ -77,17 +77,26 @@ def board_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
         "timer": board.singleton(TIMER),
         "message": board.singleton(MESSAGE),
         "seq": board.seq,
+        **refresh(board.event_id, board.seq),
     }
+
+
+def refresh(event_id: str, seq: int) -> dict[str, Any]:
+    return {"refresh_id": "plenary-dirty", "refresh_url": f"/e/{event_id}/plenary/view",
+            "refresh_target": "plenary-view", "seq": seq}
 
 
 def install(renderer: Renderer, presence: Presence) -> None:
     """Teach the renderer the plenary view, and the room view the moderator's broadcasts."""
 
     def plenary_push(change: Change, board: Board, _: str) -> str:
-        context = board_context(board, presence.last.get(board.event_id, {}))
-        html = renderer.render("plenary/view.html", **context, oob=True)
+        # A marker, not the board: a whole board per change would cost a render per
+        # change; the page fetches the view itself, a few times a second at most.
+        html = renderer.render("partials/refresh.html", **refresh(board.event_id, board.seq),
+                               oob=True)
         if change.kind in (TIMER, MESSAGE):
-            html += renderer.render("partials/broadcast.html", **context, oob=True)
+            html += renderer.render("partials/broadcast.html", timer=board.singleton(TIMER),
+                                    message=board.singleton(MESSAGE), oob=True)
         return html
 
     for kind in (ITEM, ROLE, EVENT, ROOM, MERGE, VOTE, PLENARY, TIMER, MESSAGE):
@@ -119,6 +128,14 @@ async def plenary_page(request: Request) -> Response:
     services, board = await _access(request)
     presence = await services.presence.counts(board.event_id)
     return services.renderer.page(request, "plenary.html", board_context(board, presence))
+
+
+async def view_fragment(request: Request) -> Response:
+    """The board's current view, fetched by the page when its socket says it changed."""
+    services, board = await _access(request)
+    presence = await services.presence.counts(board.event_id)
+    return HTMLResponse(services.renderer.render("plenary/view.html",
+                                                 **board_context(board, presence)))
 
 
 async def presence_fragment(request: Request) -> Response:
@@ -168,6 +185,7 @@ def routes() -> list[Route | WebSocketRoute]:
     return [
         Route(base, plenary_page),
         Route(f"{base}/presence", presence_fragment),
+        Route(f"{base}/view", view_fragment),
         Route(f"{base}/join", join_codes),
         WebSocketRoute(f"{base}/live", plenary_socket),
     ]

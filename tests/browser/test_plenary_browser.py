@@ -162,6 +162,7 @@ async def test_moderator_page_drives_the_board(
     await expect(moderator.locator(".locked-label")).to_have_count(6)
     await assert_accessible(moderator)
     await shot(moderator, "moderator-page")
+    await shot(moderator, "moderator-top", full_page=False)
     assert errors == []
 
 
