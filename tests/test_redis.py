@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from facilitation.broker import RESYNC
 from facilitation.broker.redis import RedisBroker
 from facilitation.store import channel
-from facilitation.store.redis import make_client
+from facilitation.store.redis import RedisStore, make_client
 from tests.conftest import (
     OwnRedis,
     RedisServer,
@@ -378,3 +378,22 @@ async def test_serve_with_workers_shares_one_event_through_redis(
         process.terminate()
         await asyncio.wait_for(process.wait(), 20)
         out.close()
+
+
+async def test_a_task_cancelled_while_it_awaits_redis_stops(redis_server: RedisServer) -> None:
+    """redis-py can swallow a cancellation inside a command; the store must not: a
+    closed socket's sender, cancelled mid-read, would otherwise wait forever."""
+    store = RedisStore(redis_server.url())
+    try:
+        for n in range(100):
+            async def read() -> None:
+                await store.changes_after("no-such-event", 0, 10)
+                await asyncio.sleep(30)  # reached only if the cancellation was lost
+
+            task = asyncio.create_task(read())
+            await asyncio.sleep(0.0001 * (n % 20))  # cancel at every stage of the command
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 5)
+    finally:
+        await store.disconnect()

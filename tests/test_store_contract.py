@@ -174,3 +174,24 @@ async def first_message(subscription: Any) -> bytes:
         if message:
             return bytes(message)
     raise AssertionError("subscription ended")
+
+
+async def test_the_board_follows_every_change_after_it_was_first_read(
+    backend: tuple[Store, Broker],
+) -> None:
+    store, _ = backend
+    event_id = await new_event(store)
+    first = await store.board(event_id)
+    assert first is not None and first.seq == 1
+    await store.append(event_id, create("a", text="one"))
+    await store.append(event_id, create("b"))
+    await store.append(event_id, make_command(ITEM, "update", "a", "r1", {"text": "two"}, version=1))
+    await store.append(event_id, make_command(ITEM, "delete", "b", "r1"))
+    board = await store.board(event_id)
+    assert board is not None and board.seq == 5
+    assert [(i["id"], i["text"], i["version"]) for i in board.live(ITEM)] == [("a", "two", 2)]
+    assert first.seq == 1 and first.live(ITEM) == []  # a snapshot: later changes do not leak in
+    # Many changes later (more than one catch-up page) it is still exact.
+    await asyncio.gather(*(store.append(event_id, create(f"n{n}")) for n in range(600)))
+    board = await store.board(event_id)
+    assert board is not None and board.seq == 605 and len(board.live(ITEM)) == 601

@@ -32,7 +32,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from facilitation.broker import RESYNC, Fanout, Subscription
-from facilitation.store.redis import CONNECT_TIMEOUT, make_client
+from facilitation.store.redis import CONNECT_TIMEOUT, cancelled_check, make_client
 
 log = logging.getLogger("facilitation.broker.redis")
 
@@ -88,6 +88,7 @@ class RedisBroker:
 
     async def publish(self, channel: str, message: bytes) -> None:
         await self.publisher.publish(channel, message)
+        cancelled_check()
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
@@ -147,7 +148,9 @@ class RedisBroker:
             await conn.send_command(*args, check_health=False)
         except (ConnectionError, OSError, TimeoutError, Exception):  # noqa: BLE001
             # The reader notices the broken connection and resubscribes everything.
+            cancelled_check()
             return False
+        cancelled_check()
         return True
 
     # -- the reader ------------------------------------------------------------------
@@ -159,6 +162,7 @@ class RedisBroker:
             established = False
             try:
                 await conn.connect()  # type: ignore[no-untyped-call]
+                cancelled_check()
                 # Every channel that has local subscribers, plus the heartbeat. From the
                 # moment _conn is set, a new subscriber sends its own SUBSCRIBE.
                 self._confirmed.clear()
@@ -166,6 +170,7 @@ class RedisBroker:
                 self._conn = conn
                 await conn.send_command("SUBSCRIBE", HEARTBEAT, *self.fanout.channels,
                                         check_health=False)
+                cancelled_check()
                 established = True
                 self._up.set()
                 self.connections += 1
@@ -178,6 +183,7 @@ class RedisBroker:
                 raise
             except Exception as error:  # noqa: BLE001 - any failure: reconnect
                 log.warning("redis broker: connection lost or refused: %s", error)
+                cancelled_check()
             finally:
                 self._conn = None
                 self._up.clear()
@@ -198,12 +204,14 @@ class RedisBroker:
         poll = min(self.ping_seconds, self.timeout_seconds) / 2
         while True:
             response = await conn.read_response(timeout=poll, push_request=True)
+            cancelled_check()
             now = loop.time()
             if response is None:
                 if pinged is not None and now - pinged > self.timeout_seconds:
                     raise ConnectionError("Redis did not answer PING: the connection is dead")
                 if pinged is None and now - heard > self.ping_seconds:
                     await conn.send_command("PING", check_health=False)
+                    cancelled_check()
                     pinged = now
                 continue
             heard, pinged = now, None
