@@ -274,6 +274,12 @@
             expireToast(node);
           });
         });
+        // A busy minute must not bury the page under toasts: the newest few stay,
+        // older plain ones go (one with an Undo, or the focus, stays its time).
+        var plain = Array.prototype.filter.call(toasts.querySelectorAll(".toast"), function (el) {
+          return !el.querySelector("button") && !el.contains(document.activeElement);
+        });
+        plain.slice(0, Math.max(0, plain.length - 2)).forEach(function (el) { el.remove(); });
       }).observe(toasts, {childList: true});
     }
     // After a delete the focused button is gone with its entry: hand the focus to

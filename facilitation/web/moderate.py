@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, live, moderation
+from facilitation.i18n import N_
 from facilitation.domain import (
     EVENT,
     ITEM,
@@ -54,9 +55,11 @@ if TYPE_CHECKING:
     from facilitation.services import Services
 
 VIEW = "moderate"
+# Marked for extraction; the template translates them where they are shown.
 VIEW_NAMES = {
-    "rooms": "All rooms", "spotlight": "One room (spotlight)", "goals": "Goal alignment",
-    "roles": "Roles matrix", "priorities": "Priorities (votes)", "join": "Join codes",
+    "rooms": N_("All rooms"), "spotlight": N_("One room (spotlight)"),
+    "goals": N_("Goal alignment"), "roles": N_("Roles matrix"),
+    "priorities": N_("Priorities (votes)"), "join": N_("Join codes"),
 }
 
 

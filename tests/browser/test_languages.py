@@ -94,6 +94,18 @@ async def test_norwegian_participant_pages_have_no_english(
     await page.set_viewport_size(PHONE)
     await shot(page, "room-nb-phone")
 
+    # Plenary time: voting, the moderator's countdown and message, all in Norwegian.
+    organiser = {"Authorization": f"Bearer {event['organiser_token']}"}
+    base = f"/api/events/{event['id']}"
+    await client.patch(f"{base}/plenary", json={"voting": True}, headers=organiser)
+    await client.put(f"{base}/timer", json={"seconds": 300, "label": "Rom 1 legger fram"},
+                     headers=organiser)
+    await client.put(f"{base}/message", json={"text": "Avslutt nå"}, headers=organiser)
+    await expect(page.locator("#votes-panel")).to_be_visible()
+    await expect(page.locator("#broadcast .timer")).to_be_visible()
+    assert_no_english(await everything_a_person_meets(page), "room during plenary")
+    await shot(page, "room-nb-voting-phone")
+
     # A locked room, and an error page, in Norwegian too.
     await client.post(f"/api/events/{event['id']}/rooms/{room['id']}/lock",
                       headers={"Authorization": f"Bearer {event['organiser_token']}"})
