@@ -36,8 +36,11 @@ VIEW = "plenary"
 
 
 def columns(n: int) -> int:
-    """Room cards per row on a 16:9 screen: two rows up to eight rooms, then three."""
-    return max(1, math.ceil(n / 2) if n <= 8 else math.ceil(n / 3))
+    """Room cards per row on a 16:9 screen: one row up to three rooms, two rows up to
+    eight, then three."""
+    if n <= 3:
+        return max(1, n)
+    return math.ceil(n / 2) if n <= 8 else math.ceil(n / 3)
 
 
 def board_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
