@@ -151,6 +151,7 @@ class View:
     token: str
     frames: list[dict[str, Any]] = field(default_factory=list)
     closes: list[int] = field(default_factory=list)
+    connects: int = 0
     resets: int = 0
     _task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -172,6 +173,7 @@ class View:
                 async with connect(url, additional_headers=auth(self.token),
                                    open_timeout=5, ping_interval=1, ping_timeout=3) as ws:
                     attempt = 0
+                    self.connects += 1
                     await self._read(ws)
             except (ConnectionClosed, InvalidHandshake, InvalidStatus, *RETRYABLE) as error:
                 if isinstance(error, ConnectionClosed) and error.rcvd is not None:
