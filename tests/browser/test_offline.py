@@ -111,8 +111,11 @@ async def test_a_refused_change_is_shown_with_its_reason_and_can_be_put_back(
                         headers=auth(event["organiser_token"]))
     await expect(page.locator("#room-state")).to_have_attribute("data-locked", "false")
     await panel.get_by_role("button", name="Try again").click()
-    await expect(items(page, "Written just before the lock")).to_have_count(1)
     await expect(panel).to_be_hidden()
+    await page.wait_for_function("() => window.facilitationOutbox.pending() === 0")
+    await expect(items(page, "Written just before the lock")).to_have_count(1)
+    await expect(items(page, "Written just before the lock")).to_have_attribute(
+        "data-version", "1")
 
 
 async def test_a_stale_edit_shows_the_saved_version_beside_mine(
@@ -138,8 +141,10 @@ async def test_a_stale_edit_shows_the_saved_version_beside_mine(
     await expect(panel).to_contain_text("Their wording")          # the saved version
     await expect(panel.locator("textarea")).to_have_value("My wording")  # beside mine
     await panel.get_by_role("button", name="Save mine").click()
-    await expect(items(page, "My wording")).to_have_count(1)
     await expect(panel).to_be_hidden()
+    await page.wait_for_function("() => window.facilitationOutbox.pending() === 0")
+    await expect(items(page, "My wording")).to_have_count(1)
+    await expect(items(page, "My wording")).to_have_attribute("data-version", "3")
     stored = await client.get(f"/api/events/{event['id']}/rooms/{room['id']}",
                               headers=auth(room["join_token"]))
     assert [i["text"] for i in stored.json()["items"]] == ["My wording"]
