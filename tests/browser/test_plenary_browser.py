@@ -123,6 +123,12 @@ async def test_room_to_plenary_live_lock_merge_and_every_view(
         await shot(projector, f"plenary-{view}", full_page=False)
         await fits_the_screen(projector)
         await assert_accessible(projector)
+    # Kari closes her tab: she is gone from the room's count within a few seconds.
+    await client.patch(f"/api/events/{eid}/plenary", json={"view": "rooms"}, headers=organiser)
+    present = projector.locator(f"#present-{room['id']}")
+    await expect(present).to_have_text("1")
+    await participant.close()
+    await expect(present).to_have_text("0")
     assert errors == []
 
 
