@@ -120,9 +120,9 @@ async def _stream(
         done, _ = await asyncio.wait(
             {receiver, sender, behind}, return_when=asyncio.FIRST_COMPLETED)
         for task in done - {behind}:
-            failure = task.exception()
-            if failure is not None and not isinstance(failure, WebSocketDisconnect | OSError):
-                log.warning("stream for event %s ended: %r", event_id, failure)
+            ended = task.exception()
+            if ended is not None and not isinstance(ended, WebSocketDisconnect | OSError):
+                log.warning("stream for event %s ended: %r", event_id, ended)
                 # Most often the store is unreachable: the client reconnects and catches up.
                 await _close(websocket, CLOSE_TRY_AGAIN, "stream interrupted; reconnect")
         if listener.overflowed:
