@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from facilitation import config, errors
+from facilitation import config, errors, openapi
 from facilitation.i18n import N_
 from facilitation.limits import WriteLimit
 from facilitation.render import STATIC, Renderer
@@ -107,7 +107,7 @@ def wants_json(conn: HTTPConnection) -> bool:
 async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
     if isinstance(exc, HTTPException) and not isinstance(exc, errors.HTTPError):
         known = {404: errors.NotFound, 405: errors.MethodNotAllowed}
-        exc = known.get(exc.status_code, errors.BadRequest)()
+        exc = known.get(exc.status_code, errors.BadRequest)(headers=dict(exc.headers or {}))
     assert isinstance(exc, errors.HTTPError)
     if conn.scope["type"] == "websocket":
         # Refused before accept: an HTTP answer where the server supports it.
@@ -176,6 +176,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         *tokens.routes(),
         *language.routes(),
         *create.routes(),
+        *openapi.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [

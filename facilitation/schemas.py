@@ -17,6 +17,8 @@ from facilitation.errors import BadRequest, Unprocessable
 
 TEXT_MAX = 2000
 NAME_MAX = 200
+# Versions count edits; bounded so that a huge number is a 422, not an overflow deeper in.
+VERSION_MAX = 2**53 - 1
 
 # Text a person typed: surrounding whitespace dropped, length bounded.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
@@ -54,7 +56,7 @@ class ItemIn(Strict):
 
 
 class ItemPatch(Strict):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=VERSION_MAX)
     text: Text | None = None
     owner: OptionalName | None = None
     due: date | None = None
@@ -71,7 +73,7 @@ class RoleIn(Strict):
 
 
 class RolePatch(Strict):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=VERSION_MAX)
     actor: Name | None = None
     role: Name | None = None
     responsibility: OptionalText | None = None
@@ -140,7 +142,7 @@ class MergeIn(Strict):
 
 
 class MergePatch(Strict):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=VERSION_MAX)
     text: Text | None = None
     goals: list[str] | None = Field(default=None, max_length=100)
     status: Status | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets as pysecrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -151,6 +152,18 @@ def remember_grant(conn: HTTPConnection, access: Access, token: str) -> None:
         return
     grants[access.event_id] = {"role": access.role, "room": access.room, "fp": fingerprint(token)}
     conn.session["grants"] = grants
+
+
+def ensure_sid(conn: HTTPConnection) -> str:
+    """The browser session's random id (128 bits), made on first use.
+
+    It names a person without naming them: rate limits, socket caps, presence
+    and votes count by it. It lives only in the signed cookie.
+    """
+    sid = conn.session.get("sid")
+    if not isinstance(sid, str) or not sid:
+        sid = conn.session["sid"] = pysecrets.token_urlsafe(16)
+    return sid
 
 
 def admin_ok(conn: HTTPConnection, settings: Settings) -> None:

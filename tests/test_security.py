@@ -26,11 +26,11 @@ async def refused_status(url: str, headers: dict[str, str]) -> int:
         return refused.response.status_code
 
 
-async def closed_with(ws: ClientConnection, timeout: float = 5) -> int:
+async def closed_with(ws: ClientConnection, wait: float = 5) -> int:
     """Read until the server closes the socket; its close code."""
     try:
         while True:
-            await asyncio.wait_for(ws.recv(), timeout)
+            await asyncio.wait_for(ws.recv(), wait)
     except websockets.ConnectionClosed as closed:
         assert closed.rcvd is not None, "closed without a close frame"
         return closed.rcvd.code

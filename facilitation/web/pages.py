@@ -7,7 +7,6 @@ its stable id, exactly as the websocket push would swap it.
 
 from __future__ import annotations
 
-import secrets as pysecrets
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ from facilitation.schemas import (
 )
 from facilitation.security import (
     check_socket_origin,
+    ensure_sid,
     match_token,
     origin_allowed,
     remember_grant,
@@ -61,7 +61,7 @@ def claim_link(request: Request, event_id: str, secrets: Any) -> Response | None
             "This link is not valid any more. Ask the organiser for a fresh one."
         )
     remember_grant(request, access, token)
-    request.session.setdefault("sid", pysecrets.token_hex(8))
+    ensure_sid(request)
     query = request.url.remove_query_params("t").query
     return RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
 
@@ -113,8 +113,7 @@ async def room_page(request: Request) -> Response:
     me = who(request, board.event_id)
     if me is None or request.query_params.get("rename"):
         return services.renderer.page(request, "join.html", {**context, **(me or {})})
-    sid = request.session.setdefault("sid", pysecrets.token_hex(8))
-    voter = moderation.voter_id(board.event_id, f"sid:{sid}")
+    voter = moderation.voter_id(board.event_id, f"sid:{ensure_sid(request)}")
     context.update(votes_context(board, voter))
     context.update(
         me=me,
@@ -142,7 +141,7 @@ async def set_name(request: Request) -> Response:
     names = dict(request.session.get("names", {}))
     names[board.event_id] = {"name": name, "org": org}
     request.session["names"] = names
-    request.session.setdefault("sid", pysecrets.token_hex(8))
+    ensure_sid(request)
     return RedirectResponse(f"/e/{board.event_id}/r/{room['id']}", status_code=303)
 
 

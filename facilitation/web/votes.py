@@ -7,7 +7,6 @@ A person is their browser session: ``session["sid"]``, never shown to anyone.
 
 from __future__ import annotations
 
-import secrets as pysecrets
 from typing import TYPE_CHECKING
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -16,6 +15,7 @@ from starlette.routing import Route
 from facilitation import errors, moderation
 from facilitation.domain import MERGE, PLENARY, VOTE
 from facilitation.plenary import votes_context
+from facilitation.security import ensure_sid
 from facilitation.web.pages import is_htmx, page_access, require_same_origin
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def person(request: Request, event_id: str) -> str:
-    sid = request.session.setdefault("sid", pysecrets.token_hex(8))
+    sid = ensure_sid(request)
     return moderation.voter_id(event_id, f"sid:{sid}")
 
 
