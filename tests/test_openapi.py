@@ -18,6 +18,9 @@ from starlette.routing import Route, WebSocketRoute
 from tests.conftest import ADMIN, Server, auth, free_port, item_body, make_settings, new_event
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def api_routes(server: Server) -> set[tuple[str, str]]:
     assert server.server is not None
     app = server.server.config.app
@@ -142,9 +145,11 @@ async def run_schemathesis(server: Server, config: Path, token: str,
         "--suppress-health-check", "all", "--report", "ndjson",
         "--report-ndjson-path", str(report),
     ]
+    # Run in the report's folder: schemathesis keeps a cache where it runs.
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"})
+        cwd=report.parent, env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false",
+                                "PYTHONPATH": str(ROOT)})
     out, _ = await asyncio.wait_for(process.communicate(), 300)
     return int(process.returncode or 0), out.decode(errors="replace")
 
