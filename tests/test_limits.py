@@ -53,8 +53,12 @@ async def test_writes_are_limited_per_browser_session_not_per_address_or_link(
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) >= 1
     assert 'id="toasts"' in limited.text and limited.headers["hx-reswap"] == "none"
-    # Without htmx the same refusal is a friendly page.
-    page = await first.post(f"{base}/items", data={"id": item_body()["id"], "text": "again"})
+    # Without htmx the same refusal is a friendly page (the bucket may have refilled by one
+    # on a slow machine: the next post empties it again).
+    for _ in range(5):
+        page = await first.post(f"{base}/items", data={"id": item_body()["id"], "text": "again"})
+        if page.status_code == 429:
+            break
     assert page.status_code == 429 and "text/html" in page.headers["content-type"]
     assert "Slow down" in page.text and page.headers["retry-after"]
     # Someone else in the same room, same link, same address, is not held back.

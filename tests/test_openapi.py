@@ -17,7 +17,6 @@ from starlette.routing import Route, WebSocketRoute
 
 from tests.conftest import ADMIN, Server, auth, free_port, item_body, make_settings, new_event
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
