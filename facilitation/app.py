@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 
 from facilitation import config, errors, openapi
 from facilitation.i18n import N_
-from facilitation.limits import WriteLimit
+from facilitation.limits import SameOriginWrites, WriteLimit
 from facilitation.render import STATIC, Renderer
 from facilitation.security import BodyLimit
 from facilitation.services import Services
@@ -140,7 +140,12 @@ async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
 
 async def server_error(conn: HTTPConnection, exc: Exception) -> Response | None:
     log.exception("unhandled error on %s", conn.url.path, exc_info=exc)
-    return await http_error(conn, errors.HTTPError())
+    response = await http_error(conn, errors.HTTPError())
+    if response is not None:
+        # This answer leaves by Starlette's outermost layer, past SecurityHeaders.
+        for name, value in SECURITY_HEADERS:
+            response.headers.setdefault(name.decode(), value.decode())
+    return response
 
 
 async def home(request: Request) -> Response:
@@ -190,7 +195,9 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
             same_site="lax",
             https_only=settings.cookie_secure,
         ),
-        # Inside the session: writes are counted per browser session and per token.
+        # Writes from other sites are refused before they count or run; inside the
+        # session, writes are counted per browser session and per token.
+        Middleware(SameOriginWrites, settings=settings, on_error=http_error),
         Middleware(WriteLimit, limits=services.limits, on_error=http_error),
     ]
     handlers: dict[Any, Any] = {

@@ -33,6 +33,14 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:
             scope["extensions"][SCOPE_KEY] = {"writer": DirectWriter(self)}
 
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            # A refused handshake (our 401/403/404) is complete once its answer is out;
+            # uvicorn's sans-I/O protocol forgets to say so and logs an error for every
+            # refusal (the fix proposed upstream, uvicorn PR #3138, does the same).
+            self.handshake_complete = True
+
 
 @dataclass(frozen=True)
 class DirectWriter:

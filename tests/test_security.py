@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import httpx
@@ -309,3 +310,166 @@ async def test_the_moderator_page_form_replaces_a_link(
                              headers=auth(event["plenary_token"]))).status_code == 401
     await organiser.aclose()
     await participant.aclose()
+
+
+async def test_cookie_writes_from_another_site_are_refused_on_every_path(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    room = event["rooms"][0]
+    browser = await join(server, room)
+    before = await snapshot(client, event)
+    api = f"/api/events/{event['id']}/rooms/{room['id']}/items"
+    # The session cookie would authorise these; another site's page cannot use it.
+    for headers in ({"origin": "https://evil.example"}, {"origin": "null"},
+                    {"origin": "", "referer": "https://evil.example/page"}):
+        forged = await browser.post(api, json=item_body("forged"), headers=headers)
+        assert forged.status_code == 403, headers
+        assert forged.json()["error"]["code"] == "forbidden"
+        page = await browser.post(f"{room_path(event, room)}/items", headers=headers,
+                                  data={"id": item_body()["id"], "text": "forged"})
+        assert page.status_code == 403 and "text/html" in page.headers["content-type"]
+    assert await snapshot(client, event) == before
+    # From our own pages the same cookie works (the API too, for a script of ours).
+    own = await browser.post(api, json=item_body("mine"))
+    assert own.status_code == 201
+    # Without any session there is nothing to forge: the contract's 401.
+    async with httpx.AsyncClient(base_url=server.url) as stranger:
+        assert (await stranger.post(api, json=item_body())).status_code == 401
+    await browser.aclose()
+
+
+async def test_error_pages_are_friendly_html_and_api_errors_json(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    room = event["rooms"][0]
+    for method, path, status in (
+        ("GET", "/no/such/page", 404),
+        ("GET", f"/e/{event['id']}/r/{room['id']}/name", 405),
+        ("DELETE", f"/e/{event['id']}/r/{room['id']}", 405),
+        ("GET", f"/e/{event['id']}/r/nope", 401),
+        ("GET", f"/e/nope/r/{room['id']}", 404),
+    ):
+        answer = await client.request(method, path, headers={"accept": "text/html"})
+        assert answer.status_code == status, (method, path, answer.status_code)
+        assert answer.headers["content-type"].startswith("text/html"), path
+        assert "<main" in answer.text and "error-page" in answer.text
+        assert "Traceback" not in answer.text
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+    for method, path, status in (("GET", "/api/nothing", 404), ("PUT", "/api/events", 405),
+                                 ("GET", f"/api/events/{event['id']}", 401)):
+        answer = await client.request(method, path)
+        assert answer.status_code == status
+        body = answer.json()["error"]
+        assert body["code"] and body["message"]
+
+
+async def test_an_unexpected_failure_is_a_friendly_500(server: Server) -> None:
+    """The handler Starlette calls for any exception, on the running app's own renderer."""
+    from starlette.requests import Request
+
+    from facilitation.app import server_error
+
+    assert server.server is not None
+    app = server.server.config.app
+    for path, kind in (("/e/x/r/y", "text/html"), ("/api/events/x", "application/json")):
+        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+                 "query_string": b"", "headers": [], "app": app, "scheme": "http",
+                 "server": ("127.0.0.1", 80), "root_path": ""}
+        response = await server_error(Request(scope), RuntimeError("boom with a secret"))
+        assert response is not None and response.status_code == 500
+        assert response.headers["content-type"].startswith(kind)
+        assert b"boom" not in response.body and b"Traceback" not in response.body
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+async def test_security_headers_on_pages_api_and_static(
+    server: Server, client: httpx.AsyncClient
+) -> None:
+    for path in ("/", "/healthz", "/api/openapi.json", "/static/app.js", "/nope"):
+        answer = await client.get(path)
+        headers = answer.headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split(
+            "script-src")[1].split(";")[0] and "unsafe-eval" not in policy, path
+        assert "frame-ancestors 'none'" in policy
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] in ("same-origin", "no-referrer")
+    base = (await client.get("/")).text
+    config = re.search(r'name="htmx-config" content=\'([^\']+)\'', base)
+    assert config is not None
+    htmx = json.loads(config.group(1))
+    assert htmx["allowEval"] is False and htmx["allowScriptTags"] is False
+    assert htmx["selfRequestsOnly"] is True
+    assert "<script>" not in base  # every script has a src: nothing inline
+
+
+async def test_token_links_set_a_secure_cookie_behind_https(tmp_root: Any) -> None:
+    from tests.conftest import free_port, make_settings
+
+    port = free_port()
+    secure = Server(make_settings(tmp_root / f"https-{port}", port, cookie_secure=True))
+    await secure.start()
+    try:
+        async with httpx.AsyncClient(base_url=secure.url) as http:
+            made = await new_event(http)
+            opened = await http.get(made["rooms"][0]["join_url"])
+        assert opened.status_code == 303 and "t=" not in opened.headers["location"]
+        cookie = opened.headers["set-cookie"].lower()
+        assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    finally:
+        await secure.stop()
+
+
+async def test_no_page_carries_a_stronger_token_than_its_own(
+    server: Server, event: dict[str, Any]
+) -> None:
+    organiser = event["organiser_token"]
+    for page, token in (("plenary", event["plenary_token"]),
+                        (f"r/{event['rooms'][0]['id']}", event["rooms"][0]["join_token"])):
+        async with httpx.AsyncClient(base_url=server.url, headers={"origin": server.url}) as b:
+            opened = await b.get(f"/e/{event['id']}/{page}?t={token}")
+            assert opened.status_code == 303
+            shown = await b.get(opened.headers["location"])
+            if page.startswith("r/"):
+                await b.post(f"{opened.headers['location']}/name", data={"name": "Kari"})
+                shown = await b.get(opened.headers["location"])
+            assert shown.status_code == 200
+            assert organiser not in shown.text
+            if page == "plenary":
+                assert event["plenary_token"] not in shown.text
+            else:
+                assert event["plenary_token"] not in shown.text and token not in shown.text
+
+
+def test_tokens_never_reach_the_logs() -> None:
+    import logging
+
+    from facilitation.cli import RedactTokens
+
+    secret = "AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+    records = [
+        ('%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5", "GET", f"/e/x/r/y?t={secret}", "1.1", 303)),
+        ('%s - "WebSocket %s" [accepted]', ("127.0.0.1:5", f"/e/x/r/y/live?after=3&t={secret}")),
+        ('%s - "WebSocket %s" %d', ("127.0.0.1:5", f"/e/x/plenary?t={secret}&after=1", 401)),
+    ]
+    for message, args in records:
+        record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, message, args,
+                                   None)
+        assert RedactTokens().filter(record)
+        assert secret not in record.getMessage(), record.getMessage()
+
+
+async def test_a_refused_handshake_is_not_logged_as_a_server_error(
+    server: Server, event: dict[str, Any], caplog: Any
+) -> None:
+    import logging
+
+    stream = f"{server.ws_url}/api/events/{event['id']}/stream?after=0"
+    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+        assert await refused_status(stream, auth("not-a-token")) == 401
+        assert await refused_status(stream, {"origin": "https://evil.example"}) == 403
+        await asyncio.sleep(0.05)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
