@@ -298,3 +298,49 @@ async def test_default_limits_let_a_load_test_through_one_join_token(
             frame_ = json.loads(await asyncio.wait_for(ws.recv(), 10))
             seen += frame_["type"] == "item.created"
     await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+async def test_malformed_bodies_are_4xx_without_a_traceback(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any], caplog: Any
+) -> None:
+    import logging
+
+    room = event["rooms"][1]
+    before = await snapshot(client, event)
+    url = f"/api/events/{event['id']}/rooms/{room['id']}/items"
+    token = auth(room["join_token"])
+    bodies: list[tuple[bytes, dict[str, str]]] = [
+        (b"\xff\xfe\x00garbage", {}),
+        (b'{"id": "' + b"\xc3\x28" + b'", "text": "x"}', {"content-type": "application/json"}),
+        (b"[" * 20_000 + b"]" * 20_000, {}),
+        (b'{"id": "6f1c3b8e-2f6e-4a1e-9a57-0c1c2f1b7e11", "text": "x", "__proto__": {}}', {}),
+        (b'{"id": "6f1c3b8e-2f6e-4a1e-9a57-0c1c2f1b7e12", "text": NaN}', {}),
+        (b'{"id": 1e999999, "text": "x"}', {}),
+        (b"null", {}),
+        (b'"just a string"', {}),
+        (b"id=x&text=y", {"content-type": "application/x-www-form-urlencoded"}),
+        (b"--b\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nx\r\n--b--",
+         {"content-type": "multipart/form-data; boundary=b"}),
+    ]
+    with caplog.at_level(logging.WARNING):
+        for body, headers in bodies:
+            answer = await client.post(url, content=body, headers={**token, **headers})
+            assert 400 <= answer.status_code < 500, (body[:40], answer.status_code)
+            assert answer.json()["error"]["message"]
+            patched = await client.patch(f"{url}/6f1c3b8e-2f6e-4a1e-9a57-0c1c2f1b7e13",
+                                         content=body, headers={**token, **headers})
+            assert 400 <= patched.status_code < 500
+        # The same junk as form posts to the room page: friendly 4xx pages, nothing stored.
+        browser = await join(server, room)
+        for body, _ in bodies:
+            page = await browser.post(f"{room_path(event, room)}/items", content=body, headers={
+                "content-type": "application/x-www-form-urlencoded"})
+            assert 400 <= page.status_code < 500 and "text/html" in page.headers["content-type"]
+        many = await browser.post(f"{room_path(event, room)}/items", content=b"&".join(
+            b"a%d=1" % n for n in range(8000)), headers={
+            "content-type": "application/x-www-form-urlencoded"})
+        assert 400 <= many.status_code < 500
+        await browser.aclose()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert (await client.get("/healthz")).status_code == 200
+    assert await snapshot(client, event) == before

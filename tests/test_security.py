@@ -12,6 +12,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import ADMIN, Server, auth, item_body, new_event
+from tests.test_redis import pair  # noqa: F401 - the two-server fixture (Redis)
 from tests.test_room_page import join, room_path
 
 
@@ -473,3 +474,29 @@ async def test_a_refused_handshake_is_not_logged_as_a_server_error(
         await asyncio.sleep(0.05)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+async def test_rotation_on_one_server_closes_the_old_tokens_sockets_on_the_other(
+    pair: tuple[Server, Server],  # noqa: F811
+) -> None:
+    """Two workers sharing Redis: the rotation travels through the log like any change."""
+    a, b = pair
+    async with httpx.AsyncClient(base_url=a.url, timeout=20) as ca, \
+            httpx.AsyncClient(base_url=b.url, timeout=20) as cb:
+        event = await new_event(ca)
+        room = event["rooms"][0]
+        browser = await join(b, room)
+        on_b = await connect(f"{b.ws_url}{room_path(event, room)}/live?after=1",
+                             additional_headers={"cookie": cookie_of(browser), "origin": b.url})
+        api_on_b = await connect(f"{b.ws_url}/api/events/{event['id']}/stream?after=1",
+                                 additional_headers=auth(room["join_token"]))
+        rotated = await ca.post(f"/api/events/{event['id']}/rooms/{room['id']}/token",
+                                headers=auth(event["organiser_token"]))
+        assert rotated.status_code == 200
+        assert await closed_with(on_b) == 4401
+        assert await closed_with(api_on_b) == 4401
+        path = f"/api/events/{event['id']}/rooms/{room['id']}"
+        assert (await cb.get(path, headers=auth(room["join_token"]))).status_code == 401
+        new = next(r["join_token"] for r in rotated.json()["rooms"] if r["id"] == room["id"])
+        assert (await cb.get(path, headers=auth(new))).status_code == 200
+        await browser.aclose()
