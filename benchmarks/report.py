@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,25 @@ NOTE = ("2-core machine; the load generator runs on the same machine and shares 
         "with the server under test; traffic on 127.0.0.1 only")
 
 
-def machine() -> dict[str, Any]:
+def fsync_ms(folder: str | None = None, count: int = 200) -> dict[str, float]:
+    """How long this disk takes to make 4 KiB durable now: the floor under every stored write."""
+    fd, path = tempfile.mkstemp(dir=folder)
+    times: list[float] = []
+    try:
+        for _ in range(count):
+            os.write(fd, b"x" * 4096)
+            start = time.perf_counter()
+            os.fsync(fd)
+            times.append((time.perf_counter() - start) * 1000)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    times.sort()
+    return {"p50": round(times[count // 2], 2), "p99": round(times[int(count * 0.99)], 2),
+            "max": round(times[-1], 2)}
+
+
+def machine(data_root: str | None = None) -> dict[str, Any]:
     model = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -40,14 +59,24 @@ def machine() -> dict[str, Any]:
         "commit": commit,
         "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "niceness": os.getpriority(os.PRIO_PROCESS, 0),
+        "fsync_4k_ms": fsync_ms(data_root),
+        "cpu_stall_avg60_pct": _psi_avg60(),
         "note": NOTE,
     }
 
 
-def save(scenario: str, command: str, payload: dict[str, Any]) -> Path:
+def _psi_avg60() -> float:
+    try:
+        return float(Path("/proc/pressure/cpu").read_text().split("avg60=")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def save(scenario: str, command: str, payload: dict[str, Any],
+         data_root: str | None = None) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{scenario}.json"
-    doc = {"scenario": scenario, "command": command, "machine": machine(), **payload}
+    doc = {"scenario": scenario, "command": command, "machine": machine(data_root), **payload}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
     tmp.replace(path)  # never leave a half-written result behind

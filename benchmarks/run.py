@@ -361,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nice", type=int, default=0,
                         help="niceness for the run (server and generator inherit it); e.g. -10 "
                              "on a machine shared with other jobs (needs root)")
+    parser.add_argument("--data-root", default=None,
+                        help="folder for the servers' data folders (default: the temp dir); "
+                             "/dev/shm shows the app without the disk's fsync")
     args = parser.parse_args(argv)
     if args.nice:
         # Server and generator get the same priority, so neither is favoured over the
@@ -369,11 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     args.targets = [t for t in args.targets.split(",") if t]
     raise_nofile()
     command = "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(f"machine: {report.machine()}", flush=True)
+    servers.DATA_ROOT = args.data_root
+    print(f"machine: {report.machine(args.data_root)}", flush=True)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     for name in names:
         payload = SCENARIOS[name](args)
-        print(f"wrote {report.save(name, command, payload)}")
+        print(f"wrote {report.save(name, command, payload, args.data_root)}")
     return 0
 
 

@@ -28,6 +28,9 @@ import psutil
 from benchmarks.baselines.common import ADMIN_TOKEN
 
 HOST = "127.0.0.1"
+# Where servers get their fresh data folders; run.py's --data-root changes it (e.g. /dev/shm,
+# to see what the disk's fsync adds to the app's durable writes).
+DATA_ROOT: str | None = None
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -59,7 +62,7 @@ class Server:
     workdir: Path | None = None
 
     def start(self, timeout: float = 60.0) -> Server:
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{self.name}-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{self.name}-", dir=DATA_ROOT))
         env = {**os.environ, **self.env}
         env.setdefault("FACILITATION_DATA_DIR", str(self.workdir / "data"))
         log = (self.workdir / "server.log").open("wb")
