@@ -107,6 +107,25 @@ async def _write(
     return out
 
 
+MAX_DRAIN_S = 20.0
+
+
+async def _drain(arrivals: Arrivals, until_ns: int, cap_ns: int) -> None:
+    """Wait out the drain, then for as long as frames keep arriving (up to a cap).
+
+    A server behind on its deliveries is still delivering: cutting it off at a fixed time
+    would count late frames as lost, and charge them to the next step.
+    """
+    seen = -1
+    while True:
+        now = time.monotonic_ns()
+        count = len(arrivals.latencies_ns) + arrivals.other_frames
+        if (now >= until_ns and count == seen) or now >= cap_ns:
+            return
+        seen = count
+        await asyncio.sleep(0.5)
+
+
 async def _worker_main(conn: Connection, plan: Plan) -> None:
     loop = asyncio.get_running_loop()
     arrivals = Arrivals()
@@ -130,9 +149,7 @@ async def _worker_main(conn: Connection, plan: Plan) -> None:
                 *(_write(w, c, start_ns, end_ns, interval) for w, c in pairs))
             for r in results:
                 submits.extend(r)
-        rest = end_ns + int(args["drain"] * 1e9) - time.monotonic_ns()
-        if rest > 0:
-            await asyncio.sleep(rest / 1e9)
+        await _drain(arrivals, end_ns + int(args["drain"] * 1e9), end_ns + int(MAX_DRAIN_S * 1e9))
         items, lat, other = arrivals.take()
         closed = Counter(s.close_reason[:80] for s in screens if s.closed)
         conn.send(("step", {"submits": submits, "items": items, "lat": lat, "other": other,
@@ -338,7 +355,7 @@ class Fleet:
         merged: dict[tuple[int, int], list[int]] = {}
         submits: list[tuple[int, int, int, int, int]] = []
         for pipe in self.pipes:
-            if not pipe.poll(duration + drain + 120):
+            if not pipe.poll(duration + drain + MAX_DRAIN_S + 120):
                 raise TimeoutError("a generator process did not report its step")
             _, r = pipe.recv()
             submits.extend(r["submits"])
