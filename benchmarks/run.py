@@ -222,70 +222,90 @@ def scenario_a(args: argparse.Namespace) -> dict[str, Any]:
     return fanout_scenario("a", args, 25, 40, 5, 50.0)
 
 
-def over_capacity(step: dict[str, Any]) -> bool:
-    """A ramp step fails when p99 to the last screen passes 100 ms or anything is lost."""
-    return (not step["last_screen_ms"]["p99"] <= 100.0 or n_errors(step) > 0
-            or step["acked"] < 0.95 * step["rate_offered"] * step["duration_s"])
+def kept_up(step: dict[str, Any], screens_per_item: int) -> bool:
+    """The server kept up: nothing lost or refused, and (nearly) every frame delivered."""
+    want = step["rate_offered"] * step["duration_s"]
+    return (n_errors(step) == 0 and step["acked"] >= 0.95 * want
+            and step["deliveries"] >= 0.95 * step["acked"] * screens_per_item)
+
+
+def best(steps: list[dict[str, Any]], ok: Callable[[dict[str, Any]], bool], key: str) -> float:
+    return float(max((s[key] for s in steps if ok(s)), default=0))
+
+
+def ratios(out: dict[str, Any], results: dict[str, Any], key: str,
+           wants: dict[str, float] | None = None) -> None:
+    """app / baseline for one figure, with the target where the issue sets one."""
+    for base in ("limit", "usual"):
+        if "app" in results and base in results:
+            r = report.ratio(results["app"][key], results[base][key])
+            out[f"{key}_ratio_app_over_{base}"] = r
+            if wants and base in wants:
+                out[f"{key}_ratio_app_over_{base}_met"] = r == r and r >= wants[base]
+            print(f"{key}: app/{base} = {r}" + (f" (target >= {wants[base]})"
+                                               if wants and base in wants else ""))
 
 
 def scenario_b(args: argparse.Namespace) -> dict[str, Any]:
-    """One room of 1,000: the fixed rate, then a ramp for deliveries/s at p99 <= 100 ms."""
+    """One room of 1,000: the fixed rate, then a ramp for deliveries/s at p99 <= 100 ms.
+
+    The ramp goes on while a target keeps up (a p99 over 100 ms alone does not end it, as
+    on a shared machine the tail can be a neighbour's), so two capacities come out of it:
+    at p99 <= 100 ms (the issue's figure), and the most deliveries/s kept up with at all.
+    """
     rates = [5.0, 10, 20, 30, 45, 70, 100, 150, 225, 340, 500]
-    with rigs(targets(args), 1, 1000, 0, args.procs) as opened:
+    fast = 1000
+    with rigs(targets(args), 1, fast, 0, args.procs) as opened:
         results = fixed(opened, args.rate, args.duration, args.rounds)
-        ramped = ramp(opened, rates, args.step_s, over_capacity)
+        ramped = ramp(opened, rates, args.step_s, lambda s: not kept_up(s, fast))
     for t, res in results.items():
-        passing = [s for s in ramped[t] if not over_capacity(s)]
         res["ramp"] = ramped[t]
-        res["capacity_deliveries_per_s"] = max((s["deliveries_per_s"] for s in passing), default=0)
-    rows = [row(t, r, r["steps"][0]) + [r["capacity_deliveries_per_s"]] for t, r in results.items()]
+        res["capacity_deliveries_per_s"] = best(
+            ramped[t], lambda s: kept_up(s, fast) and s["last_screen_ms"]["p99"] <= 100.0,
+            "deliveries_per_s")
+        res["kept_up_deliveries_per_s"] = best(ramped[t], lambda s: kept_up(s, fast),
+                                               "deliveries_per_s")
+    rows = [row(t, r, r["steps"][0]) + [r["capacity_deliveries_per_s"],
+                                        r["kept_up_deliveries_per_s"]]
+            for t, r in results.items()]
     print(report.table(f"scenario b: one room of 1,000, {args.rate:g} submits/s, "
                        f"{args.duration:g} s; capacity = deliveries/s at p99 <= 100 ms",
-                       [*COLUMNS, "capacity/s"], rows))
+                       [*COLUMNS, "capacity/s", "kept up with/s"], rows))
     out: dict[str, Any] = {"results": results, "target_p99_ms": 100.0}
     if "app" in results:
-        app = results["app"]
-        out["met"] = app["steps"][0]["last_screen_ms"]["p99"] <= 100.0 and n_errors(app["steps"][0]) == 0
-        cap = app["capacity_deliveries_per_s"]
-        for base, want in (("limit", 0.7), ("usual", 2.0)):
-            if base in results:
-                r = report.ratio(cap, results[base]["capacity_deliveries_per_s"])
-                out[f"capacity_ratio_app_over_{base}"] = r
-                out[f"capacity_ratio_{base}_met"] = r == r and r >= want
-                print(f"capacity app/{base}: {r} (target >= {want})")
+        app = results["app"]["steps"][0]
+        out["met"] = app["last_screen_ms"]["p99"] <= 100.0 and n_errors(app) == 0
         print(f"target p99 <= 100 ms at {args.rate:g}/s: {'MET' if out['met'] else 'MISSED'}")
+    ratios(out, results, "capacity_deliveries_per_s", {"limit": 0.7, "usual": 2.0})
+    ratios(out, results, "kept_up_deliveries_per_s", {"limit": 0.7, "usual": 2.0})
     return out
-
-
-def ingest_failed(step: dict[str, Any]) -> bool:
-    return (not step["ack_ms"]["p99"] <= 50.0 or n_errors(step) > 0
-            or step["acked"] < 0.95 * step["rate_offered"] * step["duration_s"])
 
 
 def scenario_c(args: argparse.Namespace) -> dict[str, Any]:
     """Ingest: ramp the offered rate over 64 writers in 25 rooms, one plenary screen listening."""
     rates = [250.0, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500]
     with rigs(targets(args), 25, 0, 1, args.procs, writers_total=64) as opened:
-        ramped = ramp(opened, rates, args.step_s, ingest_failed)
+        ramped = ramp(opened, rates, args.step_s, lambda s: not kept_up(s, 1))
         results = {t: {**rig.info, "steps": ramped[t]} for t, rig in opened.items()}
     rows = []
     for t, r in results.items():
-        passing = [s for s in r["steps"] if not ingest_failed(s)]
-        best = max(passing, key=lambda s: s["acked_per_s"], default=None)
-        r["max_acked_per_s"] = best["acked_per_s"] if best else 0
-        shown = best or r["steps"][0]
-        rows.append([t, r["max_acked_per_s"], shown["ack_ms"]["p50"], shown["ack_ms"]["p99"],
-                     shown["server_cpu_pct"], shown["generator_cpu_pct"], n_errors(shown)])
+        r["max_acked_per_s"] = best(
+            r["steps"], lambda s: kept_up(s, 1) and s["ack_ms"]["p99"] <= 50.0, "acked_per_s")
+        r["kept_up_acked_per_s"] = best(r["steps"], lambda s: kept_up(s, 1), "acked_per_s")
+        top = max(r["steps"], key=lambda s: s["acked_per_s"] if kept_up(s, 1) else 0)
+        rows.append([t, r["max_acked_per_s"], r["kept_up_acked_per_s"], top["ack_ms"]["p50"],
+                     top["ack_ms"]["p99"], top["server_cpu_pct"], top["cpu_stall_pct"]])
     print(report.table("scenario c: ingest, 64 writers over 25 rooms, 1 plenary screen",
-                       ["target", "acked submits/s (p99 ack <= 50 ms)", "ack p50 ms",
-                        "ack p99 ms", "server CPU %", "generator CPU %", "errors"], rows))
+                       ["target", "acked/s at p99 ack <= 50 ms", "acked/s kept up with",
+                        "ack p50 ms (top)", "ack p99 ms (top)", "server CPU % (top)",
+                        "CPU stall % (top)"], rows))
     out: dict[str, Any] = {"results": results, "target_submits_per_s": 2000}
     if "app" in results:
         out["met"] = results["app"]["max_acked_per_s"] >= 2000
-        for base in ("limit", "usual"):
-            if base in results:
-                out[f"ratio_app_over_{base}"] = report.ratio(
-                    results["app"]["max_acked_per_s"], results[base]["max_acked_per_s"])
+        print(f"target >= 2,000 acked submits/s at p99 ack <= 50 ms: "
+              f"{'MET' if out['met'] else 'MISSED'}")
+    ratios(out, results, "max_acked_per_s")
+    ratios(out, results, "kept_up_acked_per_s")
     return out
 
 
