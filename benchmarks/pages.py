@@ -81,6 +81,7 @@ async def _measure(server: servers.Server, items: int, requests: int) -> dict[st
     cookie_hdr = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()), "Accept": "text/html"}
     ttfb: list[int] = []
     total: list[int] = []
+    errors: dict[str, int] = {}
     size = 0
     for i in range(requests + 5):
         mark: list[int] = []
@@ -93,20 +94,26 @@ async def _measure(server: servers.Server, items: int, requests: int) -> dict[st
                                              on_first_byte=first_byte)
         done = time.monotonic_ns()
         if status != 200:
-            raise RuntimeError(f"room page answered {status}")
+            errors[f"http {status}"] = errors.get(f"http {status}", 0) + 1
+            continue
         if i >= 5:  # the first loads warm the template cache; a browser's first visit is not ours
             ttfb.append(mark[0] - sent)
             total.append(done - sent)
             size = len(body)
     await page.close()
     return {"page_path": path.split("?")[0], "page_bytes": size, "items_on_page": shown,
-            "ttfb_ms": summary_ms(ttfb), "full_page_ms": summary_ms(total)}
+            "ttfb_ms": summary_ms(ttfb), "full_page_ms": summary_ms(total), "errors": errors}
 
 
 def room_page_ttfb(items: int, requests: int) -> dict[str, Any]:
     server = servers.app().start()
     try:
         res = asyncio.run(_measure(server, items, requests))
+        if res["errors"]:
+            print(f"errors {res['errors']}; the server's log ends:\n{server.log_tail()}")
+    except BaseException:
+        print(f"the server's log ends:\n{server.log_tail()}")
+        raise
     finally:
         server.stop()
     t, f = res["ttfb_ms"], res["full_page_ms"]
@@ -115,6 +122,6 @@ def room_page_ttfb(items: int, requests: int) -> dict[str, Any]:
                         "page KB", "items shown"],
                        [["app", t["p50"], t["p99"], t["max"], f["p99"],
                          round(res["page_bytes"] / 1024, 1), res["items_on_page"]]]))
-    met = t["p99"] <= 50.0
+    met = t["p99"] <= 50.0 and not res["errors"]
     print(f"target TTFB p99 <= 50 ms: {'MET' if met else 'MISSED'}")
     return {"results": {"app": res}, "target_p99_ms": 50.0, "met": met}
