@@ -384,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default=None,
                         help="folder for the servers' data folders (default: the temp dir); "
                              "/dev/shm shows the app without the disk's fsync")
+    parser.add_argument("--tag", default="",
+                        help="write results/<scenario>-<tag>.json (a variant kept beside the main run)")
     args = parser.parse_args(argv)
     if args.nice:
         # Server and generator get the same priority, so neither is favoured over the
@@ -397,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     for name in names:
         payload = SCENARIOS[name](args)
-        print(f"wrote {report.save(name, command, payload, args.data_root)}")
+        label = f"{name}-{args.tag}" if args.tag else name
+        print(f"wrote {report.save(label, command, payload, args.data_root)}")
     return 0
 
 
