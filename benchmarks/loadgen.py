@@ -99,15 +99,19 @@ async def _write(
         sent = time.monotonic_ns()
         body = {"id": str(uuid.uuid4()), "text": f"bench {sent} {spec.wid}"}
         try:
-            status, _, _ = await client.request("POST", spec.path, body, spec.token)
+            # Bounded: a server that never answers must fail the step, not hang the run.
+            status, _, _ = await asyncio.wait_for(
+                client.request("POST", spec.path, body, spec.token), REQUEST_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - a broken connection is an error, not a crash
             status = 0
+            await client.close()
         out.append((spec.wid, sent, status, time.monotonic_ns() - sent, sent - due))
         due += interval_ns
     return out
 
 
 MAX_DRAIN_S = 20.0
+REQUEST_TIMEOUT_S = 10.0
 
 
 async def _drain(arrivals: Arrivals, until_ns: int, cap_ns: int) -> None:

@@ -67,16 +67,22 @@ def main() -> None:
             lines += _fanout(doc)
         elif name == "b":
             lines += _fanout(doc, "capacity deliveries/s")
+            lines += ["", "Deliveries/s kept up with (nothing lost, whatever the p99): " + ", ".join(
+                f"{t} {fmt(r.get('kept_up_deliveries_per_s', '-'))}"
+                for t, r in doc["results"].items())]
         elif name == "c":
-            lines += _head(["target", "acked submits/s at p99 ack <= 50 ms", "steps run"])
+            lines += _head(["target", "acked submits/s at p99 ack <= 50 ms",
+                            "acked submits/s kept up with", "steps run"])
             for t, r in doc["results"].items():
-                lines.append(_row([t, r.get("max_acked_per_s", 0), len(r["steps"])]))
+                lines.append(_row([t, r.get("max_acked_per_s", 0),
+                                   r.get("kept_up_acked_per_s", "-"), len(r["steps"])]))
         elif name == "d":
-            lines += _head(["target", "connected", "KB/conn", "server RSS MB",
+            lines += _head(["target", "connected", "connect s", "KB/conn", "server RSS MB",
                             "server CPU % at rest", "errors", "CPU stall %"])
             for t, r in doc["results"].items():
                 s = r["steps"][0]
-                lines.append(_row([t, r["connect"]["connected"], r["kb_per_connection"],
+                lines.append(_row([t, r["connect"]["connected"], r["connect"]["connect_s"],
+                                   r["kb_per_connection"],
                                    r["rss_connected_mb"], s["server_cpu_pct"],
                                    sum(s["errors"].values()), s["cpu_stall_pct"]]))
         elif name == "f":
