@@ -43,7 +43,7 @@ class Settings:
     # Writes per browser session per minute before 429 (a burst of 3 s worth is allowed).
     write_rate_per_minute: int = 600
     # Writes per second by all holders of one token together (a room, a load test).
-    token_writes_per_second: int = 500
+    token_writes_per_second: int = 1000
     # Messages a client may send on one websocket per minute before it is closed.
     socket_messages_per_minute: int = 120
     # Open websockets per browser session (or token); a room shares one join token,
