@@ -252,6 +252,21 @@
         scheduleReconnect();
       }
     });
+    // No layout jumps: what a person is typing in stays where it is on screen when
+    // others' entries arrive above it (the browser's scroll anchoring may pick an
+    // entry of the list as its anchor, and entries arrive at the end of the list).
+    var held = null;
+    document.body.addEventListener("htmx:wsBeforeMessage", function () {
+      var el = document.activeElement;
+      held = el && el !== document.body && el.closest && el.closest("form")
+        ? {el: el, top: el.getBoundingClientRect().top} : null;
+    });
+    document.body.addEventListener("htmx:wsAfterMessage", function () {
+      if (!held || !held.el.isConnected) { held = null; return; }
+      var moved = held.el.getBoundingClientRect().top - held.top;
+      if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
+      held = null;
+    });
     var pushedNews = 0;
     document.body.addEventListener("htmx:wsBeforeMessage", function (event) {
       lastMessage = Date.now();

@@ -171,3 +171,36 @@ async def test_join_and_room_pages_pass_axe_and_are_screenshotted(
     await expect(page.locator(".edit-form")).to_be_visible()
     await assert_accessible(page)
     await shot(page, "room-editing-phone")
+
+
+async def test_first_impressions_title_icon_rtl_and_no_jumps(
+    server: Server, client: httpx.AsyncClient, new_context: Any
+) -> None:
+    event = await new_event(client)
+    room = event["rooms"][5]
+    kari = await join_room(await new_context(), room, "Kari Nordmann")
+    ola = await join_room(await new_context(), room, "Ola Hansen")
+    # The tab says which room; the icon is there.
+    assert await kari.title() == f"{room['name']} · {event['title']}"
+    icon = await kari.get_attribute("link[rel=icon]", "href")
+    assert icon and (await client.get(icon)).status_code == 200
+    # Right-to-left text reads right to left, whatever the page's language.
+    await add_item(ola, "تمرين مشترك مع سلطة الميناء")
+    text = entry(kari, "item", "تمرين").locator(".entry-text")
+    assert await text.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    # Kari is typing in the add form, scrolled down; Ola's new items arrive above it:
+    # the field Kari types in stays where it was (no layout jump).
+    for n in range(3):
+        await add_item(ola, f"Filler {n}")
+    field = kari.locator("#item-text")
+    await field.scroll_into_view_if_needed()
+    await kari.evaluate("() => window.scrollBy(0, 200)")
+    await field.click()
+    await kari.keyboard.type("Half a sentence")
+    before = await field.evaluate("el => el.getBoundingClientRect().top")
+    await add_item(ola, "Arrives while Kari types")
+    await expect(entry(kari, "item", "Arrives while Kari types")).to_be_visible()
+    after = await field.evaluate("el => el.getBoundingClientRect().top")
+    assert abs(after - before) <= 1, (before, after)
+    await expect(field).to_be_focused()
+    await expect(field).to_have_value("Half a sentence")
