@@ -1,0 +1,35 @@
+"""A replaced link ends at once in a real browser: the open room page reloads (close code
+4401) and says its link was replaced; the neighbour room's page stays live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.test_offline import enter
+from tests.conftest import auth, new_event
+
+pytestmark = pytest.mark.browser
+
+
+async def test_an_open_room_page_learns_its_link_was_replaced(
+    client: httpx.AsyncClient, new_context: Any
+) -> None:
+    event = await new_event(client)
+    room, neighbour = event["rooms"][0], event["rooms"][1]
+    page = await enter(await new_context(), room, "Kari Nordmann")
+    other = await enter(await new_context(), neighbour, "Ola Nordmann")
+    rotated = await client.post(f"/api/events/{event['id']}/rooms/{room['id']}/token",
+                                headers=auth(event["organiser_token"]))
+    assert rotated.status_code == 200
+    # The page reloads by itself and shows why, instead of reconnecting forever.
+    await expect(page.locator("main.error-page")).to_be_visible()
+    await expect(page.locator("main.error-page")).to_contain_text("replaced the link")
+    await expect(other.locator("#sync")).to_have_attribute("data-state", "live")
+    # The new link works in the same browser.
+    fresh = next(r for r in rotated.json()["rooms"] if r["id"] == room["id"])
+    await page.goto(fresh["join_url"])
+    await expect(page.locator("#sync")).to_have_attribute("data-state", "live")
