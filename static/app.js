@@ -215,13 +215,10 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    if (!window.htmx) return;
-    // Set here, after htmx has read its <meta> config, which would override it.
-    htmx.config.wsReconnectDelay = backoff;
-
-    // The socket URL carries the last seq this page has, so a reconnect replays
-    // exactly what it missed.
+  // The socket URL carries the last seq this page has, so a reconnect replays
+  // exactly what it missed. Installed now, not on DOMContentLoaded: htmx opens
+  // the first socket in its own DOMContentLoaded handler, before ours runs.
+  if (window.htmx) {
     htmx.createWebSocket = function (url) {
       var next = url.replace(/([?&]after=)\d*/, "$1" + lastSeq());
       socket = new WebSocket(next);
@@ -229,10 +226,17 @@
       opened = false;
       return socket;
     };
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.htmx) return;
+    // Set here, after htmx has read its <meta> config, which would override it.
+    htmx.config.wsReconnectDelay = backoff;
 
     document.body.addEventListener("htmx:wsConnecting", notLive);
     document.body.addEventListener("htmx:wsOpen", function (event) {
       wrapper = event.detail.socketWrapper;
+      socket = event.detail.event.target || socket;
       opened = true;
       retries = 0;
       handshakeFailures = 0;

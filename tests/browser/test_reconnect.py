@@ -111,3 +111,41 @@ async def test_a_page_the_server_cannot_replay_onto_reloads(
     seq = await page.locator("#sync-seq").get_attribute("data-seq")
     assert seq is not None and int(seq) < 99999
     await arrives(page, client, event, room, "After the reload")
+
+
+async def test_a_half_open_link_is_noticed_and_what_was_typed_into_it_arrives(
+    tmp_path: Path, new_context: Any
+) -> None:
+    """Wi-Fi gone without a FIN or RST: the socket still says "open" and a request just
+    hangs. The page notices the silence (the server's heartbeat stopped arriving), says
+    so, keeps what was typed, and sends it once the link is back."""
+    from tests.faults.proxy import Proxy
+
+    port = free_port()
+    running = await Server(make_settings(tmp_path, port, heartbeat_seconds=1.0)).start()
+    proxy = await Proxy(port).start()
+    try:
+        async with httpx.AsyncClient(base_url=running.url) as client:
+            event = await new_event(client)
+            room = event["rooms"][0]
+            # The page is served through the proxy: its every byte crosses the bad link.
+            through = dict(room, join_url=room["join_url"].replace(f":{port}/", f":{proxy.port}/"))
+            page = await enter(await new_context(), through, "Kari Nordmann")
+            proxy.blackhole = True
+            await expect(page.locator("#sync")).not_to_have_attribute(
+                "data-state", "live", timeout=20_000)
+            await page.locator("#item-text").fill("Typed into a dead link")
+            await page.locator("#item-form button[type=submit]").click()
+            await expect(items(page, "Typed into a dead link")).to_have_class("entry item pending")
+            proxy.heal()
+            await expect(page.locator("#sync")).to_have_attribute("data-state", "live",
+                                                                 timeout=20_000)
+            await page.wait_for_function("() => window.facilitationOutbox.pending() === 0",
+                                         timeout=40_000)
+            await expect(items(page, "Typed into a dead link")).to_have_count(1)
+            stored = await client.get(f"/api/events/{event['id']}/rooms/{room['id']}",
+                                      headers=auth(room["join_token"]))
+            assert [i["text"] for i in stored.json()["items"]] == ["Typed into a dead link"]
+    finally:
+        await proxy.stop()
+        await running.stop()
