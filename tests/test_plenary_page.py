@@ -82,6 +82,24 @@ async def test_plenary_shows_every_room_on_first_load(
     await browser.aclose()
 
 
+async def test_join_codes_show_only_on_the_organisers_board(
+    server: Server, event: dict[str, Any]
+) -> None:
+    """A join link writes to its room: the read-only plenary link alone never reveals one."""
+    path = f"/e/{event['id']}/plenary/join"
+    tokens = [r["join_token"] for r in event["rooms"]]
+    plenary_only = await opened(server, event["plenary_url"])
+    hidden = await plenary_only.get(path)
+    assert hidden.status_code == 200 and "organiser" in hidden.text
+    assert not any(token in hidden.text for token in tokens) and "<svg" not in hidden.text
+    moderator = await opened(server, event["moderator_url"])
+    await moderator.get(event["plenary_url"])  # the moderator's laptop opens the board
+    shown = await moderator.get(path)
+    assert all(token in shown.text for token in tokens) and shown.text.count("<svg") == 6
+    await plenary_only.aclose()
+    await moderator.aclose()
+
+
 async def test_plenary_socket_pushes_changes_and_the_moderators_view(
     server: Server, client: httpx.AsyncClient, event: dict[str, Any]
 ) -> None:

@@ -160,9 +160,15 @@ def qr_svg(url: str) -> str:
 
 
 async def join_codes(request: Request) -> Response:
-    """The join view's QR codes. Loaded by the board, never pushed: pushes carry no tokens."""
+    """The join view's QR codes. Loaded by the board, never pushed: pushes carry no tokens.
+
+    Join links write to their room, so only a board opened from the organiser's
+    browser shows them; the read-only plenary link alone never reveals one.
+    """
     services, board = await _access(request)
     secrets = await services.secrets(board.event_id)
+    if not resolve(request, board.event_id, secrets).may_moderate:
+        return HTMLResponse(services.renderer.render("plenary/join_hidden.html"))
     rooms = []
     for room in board.event.get("rooms", []):
         url = services.join_url(board.event_id, room["id"], secrets.join_tokens.get(room["id"]))

@@ -51,6 +51,7 @@ async def test_every_page_passes_axe(
     await organiser.goto(event["moderator_url"])
     await assert_accessible(organiser)
     projector = await (await new_context(viewport=PROJECTOR)).new_page()
+    await projector.goto(event["moderator_url"])  # the moderator's laptop: join codes show
     await projector.goto(event["plenary_url"])
     for view in VIEWS:
         await organiser.locator(f"form.mod-views button[name=view][value={view}]").click()

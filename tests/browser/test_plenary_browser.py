@@ -56,6 +56,9 @@ async def test_room_to_plenary_live_lock_merge_and_every_view(
     projector = await (await new_context(viewport=PROJECTOR)).new_page()
     errors: list[str] = []
     projector.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The projector laptop is the moderator's: the board opened from the organiser's
+    # browser is the one that may show the rooms' join codes.
+    await projector.goto(event["moderator_url"])
     await projector.goto(event["plenary_url"])
     await projector.locator("#sync[data-state=live]").wait_for()
     for r in event["rooms"]:
