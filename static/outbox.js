@@ -25,6 +25,7 @@
   var box = null;        // #outbox: the refused panel and the words
   var memory = {};       // used when localStorage is unavailable (private mode, quota)
   var sending = false;
+  var inflight = null;   // {controller, started, retryNow} of the send under way
   var retryTimer = null;
   var attempt = 0;
   var counter = 0;
@@ -191,6 +192,7 @@
     sending = true;
     var controller = window.AbortController ? new AbortController() : null;
     var timer = setTimeout(function () { if (controller) controller.abort(); }, SEND_TIMEOUT_MS);
+    var mine = inflight = { controller: controller, started: Date.now(), retryNow: false };
     fetch(next.url, {
       method: "POST",
       body: next.body,
@@ -209,8 +211,21 @@
     }, function () {
       clearTimeout(timer);
       sending = false;
-      later(null);
+      if (mine.retryNow) flush();  // abandoned on a link that has since come back
+      else later(null);
     });
+  }
+
+  // The connection is back: a send still waiting on the old, dead link would only
+  // time out. Abandon it and send again now (the server stores it once either way).
+  function resendNow() {
+    attempt = 0;
+    if (sending && inflight && inflight.controller && Date.now() - inflight.started > 3000) {
+      inflight.retryNow = true;
+      inflight.controller.abort();
+      return;
+    }
+    flush();
   }
 
   function later(retryAfter) {
@@ -557,11 +572,10 @@
       enqueue(form, event.submitter);
     }, true);
     document.addEventListener("click", onClick);
-    var resend = function () { attempt = 0; flush(); };
-    window.addEventListener("online", resend);
-    document.addEventListener("facilitation:live", resend);
+    window.addEventListener("online", resendNow);
+    document.addEventListener("facilitation:live", resendNow);
     document.addEventListener("visibilitychange", function () {
-      if (document.visibilityState === "visible") resend();
+      if (document.visibilityState === "visible") resendNow();
     });
     // Pushes replace entries wholesale; put the "not sent yet" marks back.
     document.body.addEventListener("htmx:wsAfterMessage", render);
