@@ -443,7 +443,33 @@
   // where it had turned to, each ticked box (the moderator choosing items to merge).
   var scrollPositions = {};
   var ticked = [];
+  // And the keyboard focus: a re-rendered control is a new element, so focus would
+  // fall back to the page's start and a keyboard user would tab from the top again.
+  var focused = null;
+  function focusKey(el) {
+    if (!el || el === document.body || !el.tagName) return null;
+    if (el.id) return { sel: "#" + CSS.escape(el.id), form: null };
+    var sel = el.tagName.toLowerCase();
+    if (el.name) sel += '[name="' + CSS.escape(el.name) + '"]';
+    if (el.tagName === "BUTTON" && el.value) sel += '[value="' + CSS.escape(el.value) + '"]';
+    return { sel: sel, form: el.form ? el.form.getAttribute("action") : null };
+  }
+  function restoreFocus() {
+    if (!focused) return;
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) { focused = null; return; }
+    var matches = document.querySelectorAll(focused.sel);
+    for (var i = 0; i < matches.length; i++) {
+      var form = matches[i].form ? matches[i].form.getAttribute("action") : null;
+      if (focused.form === null || form === focused.form) {
+        matches[i].focus({ preventScroll: true });
+        break;
+      }
+    }
+    focused = null;
+  }
   function rememberState() {
+    focused = focusKey(document.activeElement) || focused;
     document.querySelectorAll("[data-autoscroll][id]").forEach(function (pane) {
       scrollPositions[pane.id] = pane.scrollTop;
     });
@@ -462,6 +488,7 @@
     tickTimers();
     markMyVotes();
     markOverflow();
+    restoreFocus();
   }
   document.addEventListener("htmx:oobBeforeSwap", rememberState);
   document.addEventListener("htmx:beforeSwap", rememberState);
