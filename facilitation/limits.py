@@ -58,7 +58,10 @@ class Bucket:
     def take(self, now: float | None = None) -> float:
         """Take one; 0 when allowed, else the seconds until one is available."""
         now = clock() if now is None else now
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        # Never negative: a clock that went back (a test's stopped clock, restored)
+        # must not drain the bucket for good.
+        elapsed = max(0.0, now - self.stamp)
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
         self.stamp = now
         if self.tokens >= 1:
             self.tokens -= 1
