@@ -143,7 +143,10 @@ async def _stream(
 
 async def _pump(websocket: WebSocket, services: Services, event_id: str, listener: Listener) -> None:
     hub = await services.hubs.get(event_id)
-    while not listener.revoked:
+    # Attached to the hub already: whatever the store holds beyond the hub's board
+    # reaches this socket through the hub, in order. So a socket that has seen all
+    # the hub has (a reconnect storm's usual case) needs no read from the store.
+    while not listener.revoked and listener.last < hub.board.seq:
         missed = await services.store.changes_after(event_id, listener.last, REPLAY_PAGE)
         for change in missed:
             if listener.may_see(change):

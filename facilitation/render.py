@@ -58,6 +58,9 @@ class Renderer:
             extensions=["jinja2.ext.i18n"],
             trim_blocks=True,
             lstrip_blocks=True,
+            # Templates ship with the package: checking their files' times on every
+            # render cost the room page a few per cent for nothing.
+            auto_reload=False,
         )
         # The callables read the request's language when called (i18n.current()),
         # so one environment and one template cache serve every language.

@@ -16,7 +16,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, live, moderation
-from facilitation.i18n import N_
 from facilitation.domain import (
     EVENT,
     ITEM,
@@ -29,6 +28,7 @@ from facilitation.domain import (
     TIMER,
     VOTE,
 )
+from facilitation.i18n import N_
 from facilitation.plenary import suggestions
 from facilitation.schemas import (
     EventPatch,
