@@ -17,16 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, live, moderation
 from facilitation.domain import (
-    EVENT,
-    ITEM,
-    MERGE,
-    MESSAGE,
-    PLENARY,
     PLENARY_VIEWS,
-    ROLE,
-    ROOM,
-    TIMER,
-    VOTE,
 )
 from facilitation.i18n import N_
 from facilitation.plenary import suggestions
@@ -41,7 +32,7 @@ from facilitation.schemas import (
 from facilitation.security import ORGANISER, check_socket_origin, resolve
 from facilitation.web.api import parse_after, services_of
 from facilitation.web.pages import claim_link, is_htmx, require_same_origin
-from facilitation.web.plenary import board_context
+from facilitation.web.plenary import board_context, install_marker
 from facilitation.web.tokens import access_links
 
 if TYPE_CHECKING:
@@ -49,7 +40,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.websockets import WebSocket
 
-    from facilitation.domain import Board, Change
+    from facilitation.domain import Board
     from facilitation.presence import Presence
     from facilitation.render import Renderer
     from facilitation.services import Services
@@ -88,17 +79,7 @@ def refresh(event_id: str, seq: int) -> dict[str, Any]:
 
 
 def install(renderer: Renderer, presence: Presence) -> None:
-    def push(change: Change, board: Board, _: str) -> str:
-        # As on the plenary board: a marker; the page fetches its live region itself.
-        html = renderer.render("partials/refresh.html", **refresh(board.event_id, board.seq),
-                               oob=True)
-        if change.kind in (TIMER, MESSAGE):
-            html += renderer.render("partials/broadcast.html", timer=board.singleton(TIMER),
-                                    message=board.singleton(MESSAGE), oob=True)
-        return html
-
-    for kind in (ITEM, ROLE, EVENT, ROOM, MERGE, VOTE, PLENARY, TIMER, MESSAGE):
-        renderer.pushes[(kind, VIEW)] = push
+    install_marker(renderer, VIEW, refresh)  # as on the plenary board
 
 
 async def _organiser(request: Request | WebSocket) -> tuple[Services, Board]:

@@ -302,23 +302,18 @@ def _update(kind: str) -> Any:
                 board.event_id,
                 make_command(kind, "update", entity_id, room["id"], fields, version=patch.version),
             )
-        except errors.Conflict as error:
-            current = error.extra.get("current")
+        except (errors.Conflict, errors.Unprocessable, errors.BadRequest) as error:
+            # A refused inline edit comes back as the edit form with what was typed:
+            # beside the saved version for a stale edit (409), with the reason otherwise.
+            conflict = isinstance(error, errors.Conflict)
+            current = (error.extra.get("current") if conflict
+                       else _entity(board, kind, entity_id, room["id"]))
             if not (is_htmx(request) and editing and current):
                 raise
             mine = {k: form.get(k) for k in FIELDS[kind]} | {"goals": form.getlist("goals")}
             html = services.renderer.render(
                 f"partials/{kind}_edit.html", **context, **{kind: current},
-                conflict=True, mine=mine)
-            return HTMLResponse(html, status_code=409)
-        except (errors.Unprocessable, errors.BadRequest) as error:
-            if not (is_htmx(request) and editing):
-                raise
-            current = _entity(board, kind, entity_id, room["id"])
-            mine = {k: form.get(k) for k in FIELDS[kind]} | {"goals": form.getlist("goals")}
-            html = services.renderer.render(
-                f"partials/{kind}_edit.html", **context, **{kind: current},
-                conflict=False, mine=mine, error=error.message)
+                conflict=conflict, mine=mine, error=None if conflict else error.message)
             return HTMLResponse(html, status_code=error.status)
         if not is_htmx(request):
             return RedirectResponse(context["base"], status_code=303)

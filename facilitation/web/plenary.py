@@ -9,6 +9,7 @@ so whatever changed (an item, a merge, the view itself) the board is right.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import segno
@@ -89,13 +90,18 @@ def refresh(event_id: str, seq: int) -> dict[str, Any]:
             "refresh_target": "plenary-view", "seq": seq}
 
 
-def install(renderer: Renderer, presence: Presence) -> None:
-    """Teach the renderer the plenary view, and the room view the moderator's broadcasts."""
+def install_marker(
+    renderer: Renderer, view: str, refresh_of: Callable[[str, int], dict[str, Any]]
+) -> None:
+    """Pushes for a page that fetches its own live region (the board, the moderator page).
 
-    def plenary_push(change: Change, board: Board, _: str) -> str:
-        # A marker, not the board: a whole board per change would cost a render per
-        # change; the page fetches the view itself, a few times a second at most.
-        html = renderer.render("partials/refresh.html", **refresh(board.event_id, board.seq),
+    A marker, not the region: a whole board per change would cost a render per change;
+    the page fetches the region itself, a few times a second at most. The countdown
+    and the message are small and pushed whole.
+    """
+
+    def push(change: Change, board: Board, _: str) -> str:
+        html = renderer.render("partials/refresh.html", **refresh_of(board.event_id, board.seq),
                                oob=True)
         if change.kind in (TIMER, MESSAGE):
             html += renderer.render("partials/broadcast.html", timer=board.singleton(TIMER),
@@ -103,7 +109,13 @@ def install(renderer: Renderer, presence: Presence) -> None:
         return html
 
     for kind in (ITEM, ROLE, EVENT, ROOM, MERGE, VOTE, PLENARY, TIMER, MESSAGE):
-        renderer.pushes[(kind, VIEW)] = plenary_push
+        renderer.pushes[(kind, view)] = push
+
+
+def install(renderer: Renderer, presence: Presence) -> None:
+    """Teach the renderer the plenary view, and the room view the moderator's broadcasts."""
+
+    install_marker(renderer, VIEW, refresh)
 
     def room_broadcast(change: Change, board: Board, _: str) -> str:
         return renderer.render("partials/broadcast.html", timer=board.singleton(TIMER),
