@@ -82,6 +82,18 @@ async def page_access(request: Request) -> tuple[Services, Access, Board, dict[s
     return services, access, board, room
 
 
+async def writable_page(
+    request: Request,
+) -> tuple[Services, Access, Board, dict[str, Any]] | Response:
+    """``page_access`` for a form post: from our own pages, by someone who may write here."""
+    found = await page_access(request)
+    if isinstance(found, Response):
+        return found
+    require_same_origin(request)
+    found[1].require_write(found[3]["id"])
+    return found
+
+
 def who(request: Request, event_id: str) -> dict[str, str] | None:
     names = request.session.get("names", {})
     me = names.get(event_id) if isinstance(names, dict) else None
@@ -211,12 +223,10 @@ def undo_form(kind: str, entity: dict[str, Any] | None, base: str) -> dict[str, 
 
 def _create(kind: str) -> Any:
     async def handler(request: Request) -> Response:
-        found = await page_access(request)
+        found = await writable_page(request)
         if isinstance(found, Response):
             return found
         services, access, board, room = found
-        require_same_origin(request)
-        access.require_write(room["id"])
         form = await request.form()
         extra = {"id": str(form.get("id", "")), "author": author_of(who(request, board.event_id))}
         context = room_context(board, room, access)
@@ -283,12 +293,10 @@ def _edit_form(kind: str) -> Any:
 
 def _update(kind: str) -> Any:
     async def handler(request: Request) -> Response:
-        found = await page_access(request)
+        found = await writable_page(request)
         if isinstance(found, Response):
             return found
         services, access, board, room = found
-        require_same_origin(request)
-        access.require_write(room["id"])
         entity_id = request.path_params["id"]
         form = await request.form()
         editing = bool(form.get("edit"))
@@ -329,12 +337,10 @@ def _update(kind: str) -> Any:
 
 def _delete(kind: str) -> Any:
     async def handler(request: Request) -> Response:
-        found = await page_access(request)
+        found = await writable_page(request)
         if isinstance(found, Response):
             return found
         services, access, board, room = found
-        require_same_origin(request)
-        access.require_write(room["id"])
         entity_id = request.path_params["id"]
         entity = board.entities.get(f"{kind}:{entity_id}")
         await services.submit(
