@@ -72,7 +72,19 @@ class Services:
         return secrets
 
     async def board(self, event_id: str) -> Board:
-        board = await self._guard(self.store.board(event_id))
+        """The event's current board, read-only: the store's own, not a copy.
+
+        Read it before the next await, or ask again after one; never change it.
+        Work that keeps a board across awaits or hands it to a thread takes a
+        ``snapshot`` instead."""
+        return self._found(await self._guard(self.store.view(event_id)))
+
+    async def snapshot(self, event_id: str) -> Board:
+        """A copy of the event's board that stays as it is (exports, transfers)."""
+        return self._found(await self._guard(self.store.board(event_id)))
+
+    @staticmethod
+    def _found(board: Board | None) -> Board:
         if board is None or not board.event:
             raise errors.NotFound("There is no such event.")
         return board

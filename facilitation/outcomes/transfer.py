@@ -33,7 +33,7 @@ class BadExport(ValueError):
 
 
 async def export_event(services: Services, event_id: str, fmt: str) -> Export:
-    board = await services.board(event_id)
+    board = await services.snapshot(event_id)
     return await asyncio.to_thread(export, board, fmt)
 
 

@@ -49,6 +49,11 @@ class Store(Protocol):
     async def board(self, event_id: str) -> Board | None:
         """A consistent snapshot of the event's current state, or None if unknown."""
 
+    async def view(self, event_id: str) -> Board | None:
+        """The store's own current board, not a copy: read it, never change it, and
+        do not keep it across an await (it moves on with the next change). Every
+        request reads the board; copying it would cost O(event) each time."""
+
     async def changes_after(self, event_id: str, after: int, limit: int = 1000) -> list[Change]:
         """Stored changes with seq > after, in order, at most ``limit``."""
 

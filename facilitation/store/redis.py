@@ -235,7 +235,11 @@ class RedisStore:
         await self._call(self.redis.set(key(event_id, "secrets"), secrets.to_json(), xx=True))
 
     async def board(self, event_id: str) -> Board | None:
-        """The event's board, from this process's copy brought up to date with the
+        board = await self.view(event_id)
+        return None if board is None else board.copy()
+
+    async def view(self, event_id: str) -> Board | None:
+        """This process's copy of the event's board brought up to date with the
         changes logged since (one round trip, the size of what changed), or read
         whole when there is no copy yet, it is far behind, or Redis lost changes."""
         cached = self._boards.get(event_id)
@@ -246,13 +250,16 @@ class RedisStore:
                     # In order, with no await between: concurrent callers apply the same
                     # changes at most once (Board.apply skips what it already has).
                     cached.apply(Change.from_json(raw))
-                return Board(event_id, cached.seq, dict(cached.entities))
+                return cached
         board = await self._call(self._whole(event_id))
         if board is None:
             self._boards.pop(event_id, None)
             return None
-        self._boards[event_id] = board
-        return Board(event_id, board.seq, dict(board.entities))
+        # Another caller may have read it meanwhile: keep whichever is further on.
+        cached = self._boards.get(event_id)
+        if cached is None or cached.seq < board.seq:
+            self._boards[event_id] = cached = board
+        return cached
 
     async def _since(self, event_id: str, seq: int) -> list[Any]:
         async with self.redis.pipeline(transaction=True) as pipe:

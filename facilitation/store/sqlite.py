@@ -169,6 +169,10 @@ class SQLiteStore:
         # A snapshot: callers may fold further changes into it without touching ours.
         return cache.board.copy()
 
+    async def view(self, event_id: str) -> Board | None:
+        cache = await self._cached(event_id)
+        return None if cache is None else cache.board
+
     async def event_ids(self) -> list[str]:
         rows = await self._run(
             lambda: self.db.execute("SELECT id FROM events ORDER BY created_at").fetchall()

@@ -32,7 +32,7 @@ async def outcomes(request: Request) -> Response:
         raise errors.NotFound(
             f"No such format. Ask for one of: outcomes.{', outcomes.'.join(FORMATS)}."
         )
-    board = await services.board(event_id)
+    board = await services.snapshot(event_id)
     result = await offload.render(board, fmt)
     # The HTML report opens in the browser (to read, print, or save as PDF); the rest download.
     disposition = "inline" if fmt == "html" else "attachment"
