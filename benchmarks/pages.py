@@ -52,6 +52,7 @@ async def _measure(server: servers.Server, items: int, requests: int) -> dict[st
 
     page = HttpClient(servers.HOST, server.http_port)
     jar: dict[str, str] = {}
+    cold_ms: float | None = None
     path = _target(room["join_url"])
     for _ in range(5):  # follow the join link's redirects like a browser
         cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
@@ -74,10 +75,14 @@ async def _measure(server: servers.Server, items: int, requests: int) -> dict[st
         if status == 303:
             path = _target(headers["location"])
             cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+            # The first render of this room since the server started: every entry
+            # goes through its template once (later loads reuse them).
+            started = time.monotonic_ns()
             status, headers, body = await page.request("GET", path, headers={"Cookie": cookie})
+            cold_ms = round((time.monotonic_ns() - started) / 1e6, 2)
     if status != 200:
         raise RuntimeError(f"room page answered {status}")
-    shown = body.count(b"Action item ")
+    shown = body.count(b'class="entry item"')
     cookie_hdr = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()), "Accept": "text/html"}
     ttfb: list[int] = []
     total: list[int] = []
@@ -102,7 +107,8 @@ async def _measure(server: servers.Server, items: int, requests: int) -> dict[st
             size = len(body)
     await page.close()
     return {"page_path": path.split("?")[0], "page_bytes": size, "items_on_page": shown,
-            "ttfb_ms": summary_ms(ttfb), "full_page_ms": summary_ms(total), "errors": errors}
+            "ttfb_ms": summary_ms(ttfb), "full_page_ms": summary_ms(total),
+            "first_load_ms": cold_ms, "errors": errors}
 
 
 def room_page_ttfb(items: int, requests: int) -> dict[str, Any]:
@@ -119,8 +125,8 @@ def room_page_ttfb(items: int, requests: int) -> dict[str, Any]:
     t, f = res["ttfb_ms"], res["full_page_ms"]
     print(report.table(f"scenario f: room page with {items} items, {requests} sequential loads",
                        ["target", "TTFB p50 ms", "TTFB p99 ms", "TTFB max ms", "full page p99 ms",
-                        "page KB", "items shown"],
-                       [["app", t["p50"], t["p99"], t["max"], f["p99"],
+                        "first load ms", "page KB", "items shown"],
+                       [["app", t["p50"], t["p99"], t["max"], f["p99"], res["first_load_ms"],
                          round(res["page_bytes"] / 1024, 1), res["items_on_page"]]]))
     met = t["p99"] <= 50.0 and not res["errors"]
     print(f"target TTFB p99 <= 50 ms: {'MET' if met else 'MISSED'}")

@@ -9,11 +9,13 @@ htmx interprets.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 import orjson
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from facilitation import i18n
@@ -38,6 +40,10 @@ STATIC = asset_dir("static")
 JSON = "json"
 ROOM = "room"
 PLENARY = "plenary"
+
+# Rendered entries kept for reuse (about 2 KB each): a room of a few hundred
+# entries in several languages, for every room of a large event.
+ENTRY_CACHE_SIZE = 20_000
 
 
 def _static_versions() -> dict[str, str]:
@@ -78,6 +84,9 @@ class Renderer:
         versions = _static_versions()
         self.env.globals["static"] = lambda p: f"/static/{p}?v={versions.get(p, '0')}"
         self.env.filters["goal_names"] = goal_names
+        # Rendered (and escaped) by the partial itself, so safe to insert as is.
+        self.env.globals["entry"] = lambda *args: Markup(self.entry(*args))  # noqa: S704
+        self._entries: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         # Push renderers by (kind, view); the plenary issue adds its own.
         self.pushes: dict[tuple[str, str], Any] = {
             ("item", ROOM): self._room_entity,
@@ -99,6 +108,33 @@ class Renderer:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         context = {"request": request, "here": here, **context}
         return HTMLResponse(self.render(name, **context), status_code=status)
+
+    def entry(
+        self, kind: str, entity: dict[str, Any], event: dict[str, Any], oob: bool = False
+    ) -> str:
+        """One action item or role as ``partials/<kind>.html`` renders it.
+
+        Each version of an entry is rendered once per language and kept: a room
+        page lists every entry of its room, and rendering 500 of them on every
+        load cost the page ~50 ms; the push of a change and the answer to the
+        form that made it share one render. What the partial shows depends only
+        on the entry, the event (its goals, via its version) and the language.
+        """
+        if entity.get("deleted"):
+            return str(Markup('<li id="{}-{}" hx-swap-oob="delete"></li>').format(kind, entity["id"]))
+        lang = i18n.current()
+        key = (kind, entity["id"], entity["version"], event.get("id"), event.get("version"),
+               lang, oob)
+        html = self._entries.get(key)
+        if html is None:
+            html = self.render(
+                f"partials/{kind}.html", **{kind: entity}, event=event, oob=oob, lang=lang)
+            self._entries[key] = html
+            if len(self._entries) > ENTRY_CACHE_SIZE:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        return html
 
     # -- pushes ------------------------------------------------------------------------
 
@@ -130,13 +166,7 @@ class Renderer:
         return f'<div id="sync-seq" hx-swap-oob="true" data-seq="{seq}" hidden></div>'
 
     def _room_entity(self, change: Change, board: Board, room_id: str) -> str:
-        kind = change.kind
-        entity = change.data
-        if entity.get("deleted"):
-            return f'<li id="{kind}-{entity["id"]}" hx-swap-oob="delete"></li>'
-        return self.render(
-            f"partials/{kind}.html", **{kind: entity}, event=board.event, oob=True
-        )
+        return self.entry(change.kind, change.data, board.event, oob=True)
 
     def _room_event(self, change: Change, board: Board, room_id: str) -> str:
         room = board.room(room_id)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
+from facilitation import i18n
 from tests.conftest import Server, auth, item_body
 
 
@@ -60,6 +61,38 @@ async def test_room_page_renders_the_board_on_first_load(
     for token in [event["organiser_token"], event["plenary_token"]] + [
             r["join_token"] for r in event["rooms"]]:
         assert token not in html
+    await browser.aclose()
+
+
+async def test_room_page_shows_each_entry_as_it_stands_now(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    """Rendered entries are reused across loads: an edit, a renamed plan goal and
+    another language must each show on the next load all the same."""
+    room = event["rooms"][2]
+    api = f"/api/events/{event['id']}/rooms/{room['id']}"
+    goal = event["goals"][0]
+    made = await client.post(f"{api}/items", json={**item_body("Shared map", owner="Fylke"),
+                             "goals": [goal["id"]]}, headers=auth(room["join_token"]))
+    item = made.json()
+    browser = await join(server, room)
+    first = (await browser.get(room_path(event, room))).text
+    assert "Shared map" in first and goal["text"] in first and "Proposed" in first
+
+    await client.patch(f"{api}/items/{item['id']}", json={"text": "Shared map, v2",
+                       "version": item["version"]}, headers=auth(room["join_token"]))
+    goals = [{"id": g["id"], "text": g["text"]} for g in event["goals"]]
+    goals[0]["text"] = "A common operating picture"
+    renamed = await client.patch(f"/api/events/{event['id']}", json={"goals": goals},
+                                 headers=auth(event["organiser_token"]))
+    assert renamed.status_code == 200, renamed.text
+    again = (await browser.get(room_path(event, room))).text
+    assert "Shared map, v2" in again and "A common operating picture" in again
+    assert goal["text"] not in again
+
+    browser.cookies.set(i18n.COOKIE, "nb")
+    norsk = (await browser.get(room_path(event, room))).text
+    assert "Foreslått" in norsk and "Proposed" not in norsk
     await browser.aclose()
 
 

@@ -256,11 +256,7 @@ def _create(kind: str) -> Any:
             # A resend (a page's outbox after a reconnect): show the entry as it
             # stands now, which may be edited or deleted since it was first stored.
             data = board.entities.get(f"{kind}:{data['id']}", data)
-        if data.get("deleted"):
-            entity = f'<li id="{kind}-{data["id"]}" hx-swap-oob="delete"></li>'
-        else:
-            entity = services.renderer.render(
-                f"partials/{kind}.html", **{kind: data}, event=board.event, oob=True)
+        entity = services.renderer.entry(kind, data, board.event, oob=True)
         said = feedback(services, FEEDBACK[kind, "undo" if form.get("undo") else "create"])
         return HTMLResponse(fresh + entity + said, status_code=200 if appended.replayed else 201)
 
@@ -326,8 +322,7 @@ def _update(kind: str) -> Any:
         if not is_htmx(request):
             return RedirectResponse(context["base"], status_code=303)
         # The main target (the edit slot) is emptied; the entry swaps by its id.
-        entity = services.renderer.render(
-            f"partials/{kind}.html", **{kind: appended.change.data}, event=board.event, oob=True)
+        entity = services.renderer.entry(kind, appended.change.data, board.event, oob=True)
         said = FEEDBACK["saved"] if editing else FEEDBACK.get(
             str(fields.get("status")), FEEDBACK["saved"])
         return HTMLResponse(entity + feedback(services, said))
