@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchmarks import report, servers
@@ -113,10 +116,34 @@ def rigs(factories: dict[str, Callable[[], servers.Server]], rooms: int, per_roo
                 # An unrecorded step first: the first submits pay one-off costs (imports,
                 # template compilation, first database pages) that are not the steady state.
                 rig.info["warmup"] = summarize([rig.fleet.step(5.0, 2.0, 1.0, rig.server)])
-        yield opened
+        with profiled(opened.get("app")):
+            yield opened
     finally:
         for rig in opened.values():
             close_rig(rig)
+
+
+# Set by --profile: where py-spy writes the app's samples (collapsed stacks) for the run.
+PROFILE: Path | None = None
+
+
+@contextmanager
+def profiled(rig: Rig | None) -> Iterator[None]:
+    """py-spy over the app's processes while the body runs (after the warm-up)."""
+    if PROFILE is None or rig is None:
+        yield
+        return
+    spy = subprocess.Popen(
+        [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw",
+         "--rate", "250", "--subprocesses", "--output", str(PROFILE),
+         "--pid", str(rig.server.pids()[0])],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+        print(f"profile of the app: {PROFILE} (python -m benchmarks.profile {PROFILE})")
 
 
 def show(name: str, r: dict[str, Any]) -> None:
@@ -253,7 +280,7 @@ def scenario_b(args: argparse.Namespace) -> dict[str, Any]:
     on a shared machine the tail can be a neighbour's), so two capacities come out of it:
     at p99 <= 100 ms (the issue's figure), and the most deliveries/s kept up with at all.
     """
-    rates = [5.0, 10, 20, 30, 45, 70, 100, 150, 225, 340, 500]
+    rates = args.rates or [5.0, 10, 20, 30, 45, 70, 100, 150, 225, 340, 500]
     fast = 1000
     with rigs(targets(args), 1, fast, 0, args.procs) as opened:
         results = fixed(opened, args.rate, args.duration, args.rounds)
@@ -283,7 +310,7 @@ def scenario_b(args: argparse.Namespace) -> dict[str, Any]:
 
 def scenario_c(args: argparse.Namespace) -> dict[str, Any]:
     """Ingest: ramp the offered rate over 64 writers in 25 rooms, one plenary screen listening."""
-    rates = [250.0, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500]
+    rates = args.rates or [250.0, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500]
     with rigs(targets(args), 25, 0, 1, args.procs, writers_total=64) as opened:
         ramped = ramp(opened, rates, args.step_s, lambda s: not kept_up(s, 1))
         results = {t: {**rig.info, "steps": ramped[t]} for t, rig in opened.items()}
@@ -370,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (a, b, d, e)")
     parser.add_argument("--rate", type=float, default=20.0, help="submits/s in total (a, b, e)")
     parser.add_argument("--step-s", type=float, default=10.0, help="seconds per ramp step (b, c)")
+    parser.add_argument("--rates", default=None,
+                        type=lambda v: [float(r) for r in v.split(",")],
+                        help="the ramp's steps in submits/s, comma-separated (b, c)")
     parser.add_argument("--procs", type=int, default=3, help="generator processes per target")
     parser.add_argument("--rounds", type=int, default=6,
                         help="turns the targets take at a fixed load (a, b, e)")
@@ -384,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default=None,
                         help="folder for the servers' data folders (default: the temp dir); "
                              "/dev/shm shows the app without the disk's fsync")
+    parser.add_argument("--profile", default=None, type=Path,
+                        help="record the app with py-spy into this file (collapsed stacks)")
     parser.add_argument("--tag", default="",
                         help="write results/<scenario>-<tag>.json (a variant kept beside the main run)")
     args = parser.parse_args(argv)
@@ -395,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     raise_nofile()
     command = "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv)
     servers.DATA_ROOT = args.data_root
+    global PROFILE
+    PROFILE = args.profile
     print(f"machine: {report.machine(args.data_root)}", flush=True)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     for name in names:
