@@ -34,9 +34,14 @@ log = logging.getLogger("facilitation.hub")
 # The close code of a socket whose token was rotated (an application code: the
 # page reloads, and the server tells the person their link is no longer valid).
 CLOSE_REVOKED = 4401
+# The other close codes the pages understand (see static/app.js).
+CLOSE_SERVICE_RESTART = 1012
+CLOSE_TRY_AGAIN = 1013
 
 # A render function: (change, board after it, view) -> frame text, or None to send nothing.
 Render = Callable[[Change, Board, str], "str | None"]
+# A heartbeat: (view, the socket's last seq) -> frame text, or None for views without one.
+Beat = Callable[[str, int], "str | None"]
 
 
 @dataclass(eq=False)
@@ -48,19 +53,20 @@ class Listener:
     last: int  # highest seq this socket has been sent (or skipped as not its business)
     limit: int = 1000
     # Set once the socket has caught up, when the server offers direct writes:
-    # from then on the hub writes encoded frames straight to its transport.
+    # from then on the hub writes encoded frames straight to its transport, beats
+    # it when the link is quiet and closes it, and the socket needs no task of its own.
     direct: DirectWriter | None = None
     live: bool = False
     pending: deque[tuple[int, str]] = field(default_factory=deque)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
-    # Set with ``overflowed``: the stream closes the socket at once, even while
-    # a send to it is stuck on a full buffer.
-    behind: asyncio.Event = field(default_factory=asyncio.Event)
     closed_reason: str = ""
-    close_code: int = 1012  # service restart: the page reconnects
+    close_code: int = CLOSE_SERVICE_RESTART  # the page reconnects
     # Who opened the socket: checked again whenever a token of the event is rotated.
     access: Access | None = None
+    # How the stream closes this socket (set by live.stream), at once: a close must
+    # never wait behind a send that is stuck on a full buffer.
+    closer: Callable[[int, str], None] | None = None
 
     @property
     def max_backlog(self) -> int:
@@ -71,7 +77,7 @@ class Listener:
         return self.room is None or change.room is None or change.room == self.room
 
     def offer(self, seq: int, frame: str) -> None:
-        if self.overflowed:
+        if self.closed_reason:
             return
         if len(self.pending) >= self.limit:
             self.overflow()
@@ -91,19 +97,22 @@ class Listener:
         # Too far behind: stop buffering; the socket is closed and the page
         # catches up from the store when it reconnects.
         self.overflowed = True
-        self.pending.clear()
-        self.wakeup.set()
-        self.behind.set()
+        self.close("too far behind; reconnect to catch up", CLOSE_TRY_AGAIN)
 
-    def close(self, reason: str, code: int = 1012) -> None:
+    def close(self, reason: str, code: int = CLOSE_SERVICE_RESTART) -> None:
+        """Send nothing more and close the socket; the first reason given stands."""
+        if self.closed_reason:
+            return
         self.closed_reason = reason
         self.close_code = code
+        self.live = False
+        self.pending.clear()
         self.wakeup.set()
+        if self.closer is not None:
+            self.closer(code, reason)
 
     def revoke(self) -> None:
         """The token behind this socket was rotated: send nothing more, close (4401)."""
-        self.live = False
-        self.pending.clear()
         self.close("access revoked", CLOSE_REVOKED)
 
     @property
@@ -112,11 +121,15 @@ class Listener:
 
 
 class EventHub:
-    def __init__(self, event_id: str, store: Store, broker: Broker, render: Render) -> None:
+    def __init__(self, event_id: str, store: Store, broker: Broker, render: Render,
+                 beat: Beat | None = None, beat_seconds: float = 20.0) -> None:
         self.event_id = event_id
         self.store = store
         self.broker = broker
         self.render = render
+        self.beat = beat
+        self.beat_seconds = beat_seconds
+        self._beat_timer: asyncio.TimerHandle | None = None
         self.listeners: set[Listener] = set()
         self.board = Board(event_id)
         self.ready = asyncio.Event()
@@ -133,8 +146,32 @@ class EventHub:
         ready.cancel()
         if not self.ready.is_set():
             raise self.failed or RuntimeError("hub stopped before it was ready")
+        if self.beat is not None:
+            self._beat_timer = asyncio.get_running_loop().call_later(
+                self.beat_seconds, self._heartbeat)
+
+    def _heartbeat(self) -> None:
+        """Every live page gets its resume marker again: browsers never show a
+        websocket ping to scripts, so this is how a page tells a quiet link from
+        a dead one. One timer per hub, not one per socket."""
+        assert self.beat is not None
+        self._beat_timer = asyncio.get_running_loop().call_later(
+            self.beat_seconds, self._heartbeat)
+        encoded: dict[tuple[str, int], bytes | None] = {}
+        for listener in self.listeners:
+            if not listener.live or listener.direct is None:
+                continue  # a socket still catching up beats itself (live.py)
+            key = (listener.view, listener.last)
+            if key not in encoded:
+                frame = self.beat(*key)
+                encoded[key] = None if frame is None else text_frame(frame)
+            beat = encoded[key]
+            if beat is not None:
+                listener.direct.write(beat)
 
     async def stop(self) -> None:
+        if self._beat_timer is not None:
+            self._beat_timer.cancel()
         for task in list(self._rechecks):
             task.cancel()
         if self._task is not None:
@@ -214,7 +251,7 @@ class EventHub:
         frames: dict[str, str | None] = {}
         encoded: dict[str, bytes] = {}
         for listener in list(self.listeners):
-            if change.seq <= listener.last or listener.overflowed or listener.revoked:
+            if change.seq <= listener.last or listener.closed_reason:
                 continue
             if not listener.may_see(change):
                 continue
@@ -265,10 +302,13 @@ class EventHub:
 class Hubs:
     """The worker's hubs by event, started on first use and stopped when idle."""
 
-    def __init__(self, store: Store, broker: Broker, render: Render, idle_seconds: float = 30.0):
+    def __init__(self, store: Store, broker: Broker, render: Render, idle_seconds: float = 30.0,
+                 beat: Beat | None = None, beat_seconds: float = 20.0) -> None:
         self.store = store
         self.broker = broker
         self.render = render
+        self.beat = beat
+        self.beat_seconds = beat_seconds
         self.idle_seconds = idle_seconds
         self._hubs: dict[str, EventHub] = {}
         self._starting: dict[str, asyncio.Task[EventHub]] = {}
@@ -289,7 +329,8 @@ class Hubs:
                 self._starting.pop(event_id, None)
 
     async def _start(self, event_id: str) -> EventHub:
-        hub = EventHub(event_id, self.store, self.broker, self.render)
+        hub = EventHub(event_id, self.store, self.broker, self.render, self.beat,
+                       self.beat_seconds)
         await hub.start()
         self._hubs[event_id] = hub
         return hub

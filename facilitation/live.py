@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from facilitation.hub import CLOSE_REVOKED, Listener
+from facilitation.hub import CLOSE_TRY_AGAIN, Listener
 from facilitation.limits import session_id
 from facilitation.security import still_valid
-from facilitation.wsproto import text_frame, writer_of
+from facilitation.wsproto import writer_of
 
 if TYPE_CHECKING:
+    from facilitation.hub import EventHub
     from facilitation.limits import Bucket
     from facilitation.security import Access
     from facilitation.services import Services
@@ -30,10 +32,7 @@ log = logging.getLogger("facilitation.live")
 
 REPLAY_PAGE = 500
 
-# Close codes the pages understand (see static/app.js).
-CLOSE_GOING_AWAY = 1001
-CLOSE_SERVICE_RESTART = 1012
-CLOSE_TRY_AGAIN = 1013
+# Close codes the pages understand (see static/app.js; the others are in hub.py).
 CLOSE_POLICY = 1008
 
 # Seconds a socket that stopped reading gets to take its close frame before it is cut off.
@@ -102,52 +101,88 @@ async def _stream(
         return
     listener = Listener(view, room, after, limit=services.settings.socket_buffer,
                         direct=writer_of(websocket.scope), access=access)
+    pump: asyncio.Task[None] | None = None
+
+    def close_now(code: int, reason: str) -> None:
+        # Nothing more is sent: the pump may be stuck on a full buffer, so it is
+        # stopped rather than waited for, and the close frame queues behind what
+        # was already written.
+        if pump is not None:
+            pump.cancel()
+        if listener.direct is not None:
+            listener.direct.close(code, reason, CLOSE_TIMEOUT)
+        else:
+            _spawn(_close_within(websocket, code, reason))
+
+    listener.closer = close_now
     services.hubs.attach(hub, listener)
     services.sockets.add(listener)
-    # A rotation that landed between the handshake's check and the attach above
-    # was not seen by the hub for this socket: look once more now.
     try:
-        current = await services.store.secrets(event_id)
-    except Exception:  # noqa: BLE001 - cannot check now: the page comes back shortly
-        listener.close("store unavailable; reconnect shortly", CLOSE_TRY_AGAIN)
-    else:
-        if current is None or not still_valid(access, current):
-            listener.revoke()
-    receiver = asyncio.create_task(_drain(websocket, services.limits.message_bucket()))
-    sender = asyncio.create_task(_pump(websocket, services, event_id, listener))
-    behind = asyncio.create_task(listener.behind.wait())
-    try:
-        done, _ = await asyncio.wait(
-            {receiver, sender, behind}, return_when=asyncio.FIRST_COMPLETED)
-        for task in done - {behind}:
-            ended = task.exception()
-            if ended is not None and not isinstance(ended, WebSocketDisconnect | OSError):
-                log.warning("stream for event %s ended: %r", event_id, ended)
-                # Most often the store is unreachable: the client reconnects and catches up.
-                await _close(websocket, CLOSE_TRY_AGAIN, "stream interrupted; reconnect")
-        if listener.overflowed:
-            # Too far behind. A send to it may be stuck on a full buffer: stop it
-            # rather than wait; the client reconnects and catches up from the store.
-            sender.cancel()
-            with contextlib.suppress(BaseException):
-                await sender
-            await _close_now(websocket, listener)
+        # A rotation that landed between the handshake's check and the attach above
+        # was not seen by the hub for this socket: look once more now.
+        await _check_access_again(services, event_id, listener)
+        if not listener.closed_reason:
+            pump = asyncio.create_task(_pump(websocket, services, hub, listener))
+            pump.add_done_callback(lambda task: _pump_ended(task, listener, event_id))
+        # This task only reads from here on: a disconnect is noticed at once, and
+        # a socket that went live on the direct path has no other task at all.
+        await _drain(websocket, services.limits.message_bucket(), listener)
     finally:
-        for task in (receiver, sender, behind):
-            task.cancel()
+        if pump is not None:
+            pump.cancel()
             with contextlib.suppress(BaseException):
-                await task
+                await pump
         services.hubs.detach(hub, listener)
         services.sockets.discard(listener)
 
 
-async def _pump(websocket: WebSocket, services: Services, event_id: str, listener: Listener) -> None:
-    hub = await services.hubs.get(event_id)
-    # Attached to the hub already: whatever the store holds beyond the hub's board
-    # reaches this socket through the hub, in order. So a socket that has seen all
-    # the hub has (a reconnect storm's usual case) needs no read from the store.
-    while not listener.revoked and listener.last < hub.board.seq:
-        missed = await services.store.changes_after(event_id, listener.last, REPLAY_PAGE)
+async def _check_access_again(services: Services, event_id: str, listener: Listener) -> None:
+    try:
+        current = await services.store.secrets(event_id)
+    except Exception:  # noqa: BLE001 - cannot check now: the page comes back shortly
+        listener.close("store unavailable; reconnect shortly", CLOSE_TRY_AGAIN)
+        return
+    if current is None or listener.access is None or not still_valid(listener.access, current):
+        listener.revoke()
+
+
+async def _pump(websocket: WebSocket, services: Services, hub: EventHub, listener: Listener) -> None:
+    """Send what the socket missed and what queues meanwhile; once caught up, hand
+    the socket to the hub's direct path and end (or, without one, keep sending)."""
+    await _replay(websocket, services, hub, listener)
+    heartbeat = services.settings.heartbeat_seconds
+    while True:
+        while listener.pending:
+            seq, frame = listener.pending.popleft()
+            if seq <= listener.last:
+                continue
+            await websocket.send_text(frame)
+            listener.last = seq
+        if listener.direct is not None:
+            # Caught up and nothing queued: the hub now writes to this socket
+            # directly (no await between the last check and this switch).
+            listener.live = True
+            return
+        try:
+            await asyncio.wait_for(listener.wakeup.wait(), heartbeat)
+        except TimeoutError:
+            beat = services.renderer.heartbeat_frame(listener.view, listener.last)
+            if beat is not None:
+                await websocket.send_text(beat)
+            continue
+        listener.wakeup.clear()
+
+
+async def _replay(websocket: WebSocket, services: Services, hub: EventHub, listener: Listener) -> None:
+    """What the store holds beyond ``listener.last``, up to the hub's board.
+
+    Attached to the hub already: whatever the store holds beyond the hub's board
+    reaches this socket through the hub, in order. So a socket that has seen all
+    the hub has (a reconnect storm's usual case) needs no read from the store.
+    (Its own function, so that what it read is not kept for the socket's life.)
+    """
+    while listener.last < hub.board.seq:
+        missed = await services.store.changes_after(hub.event_id, listener.last, REPLAY_PAGE)
         for change in missed:
             if listener.may_see(change):
                 frame = services.renderer.frame(change, hub.board, listener.view)
@@ -155,59 +190,22 @@ async def _pump(websocket: WebSocket, services: Services, event_id: str, listene
                     await websocket.send_text(frame)
             listener.last = change.seq
         if len(missed) < REPLAY_PAGE:
-            break
-    heartbeat = services.settings.heartbeat_seconds
-    while True:
-        if listener.revoked:
-            await _close(websocket, CLOSE_REVOKED, listener.closed_reason)
             return
-        if listener.overflowed:
-            return  # _stream closes it at once
-        while listener.pending:
-            seq, frame = listener.pending.popleft()
-            if seq <= listener.last:
-                continue
-            await websocket.send_text(frame)
-            listener.last = seq
-        if listener.closed_reason:
-            await _close(websocket, listener.close_code, listener.closed_reason)
-            return
-        # Caught up and nothing queued: the hub may now write to this socket
-        # directly (no await between the last check and this switch).
-        if listener.direct is not None:
-            listener.live = True
-        try:
-            await asyncio.wait_for(listener.wakeup.wait(), heartbeat)
-        except TimeoutError:
-            await _heartbeat(websocket, services, listener)
-            continue
-        listener.wakeup.clear()
 
 
-async def _heartbeat(websocket: WebSocket, services: Services, listener: Listener) -> None:
-    """A quiet page gets its own resume marker again, so it can tell a quiet
-    link from a dead one (browsers never show websocket pings to scripts)."""
-    beat = services.renderer.heartbeat_frame(listener.view, listener.last)
-    if beat is None:
+def _pump_ended(task: asyncio.Task[None], listener: Listener, event_id: str) -> None:
+    if task.cancelled():
         return
-    if listener.live and listener.direct is not None:
-        # In order with the hub's direct writes; never behind a newer frame.
-        listener.direct.write(text_frame(beat))
-    else:
-        await websocket.send_text(beat)
+    ended = task.exception()
+    if ended is None or isinstance(ended, WebSocketDisconnect | OSError):
+        return  # live on the direct path, or the client left (the reader sees that too)
+    log.warning("stream for event %s ended: %r", event_id, ended)
+    # Most often the store is unreachable: the client reconnects and catches up.
+    listener.close("stream interrupted; reconnect", CLOSE_TRY_AGAIN)
 
 
-async def _close_now(websocket: WebSocket, listener: Listener) -> None:
-    reason = "too far behind; reconnect to catch up"
-    if listener.direct is not None:
-        listener.direct.close(CLOSE_TRY_AGAIN, reason, CLOSE_TIMEOUT)
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(_close(websocket, CLOSE_TRY_AGAIN, reason), CLOSE_TIMEOUT)
-
-
-async def _drain(websocket: WebSocket, budget: Bucket) -> None:
-    """Read (and ignore) what the client sends, so a disconnect is noticed at once.
+async def _drain(websocket: WebSocket, budget: Bucket, listener: Listener) -> None:
+    """Read (and ignore) what the client sends until the socket is closed.
 
     Nothing a client sends changes anything (writes go through HTTP, where each
     one is authorised); a client that floods the socket is closed with 1008.
@@ -218,8 +216,22 @@ async def _drain(websocket: WebSocket, budget: Bucket) -> None:
         if message["type"] == "websocket.disconnect":
             return
         if budget.take():
-            await _close(websocket, CLOSE_POLICY, "too many messages")
-            return
+            listener.close("too many messages", CLOSE_POLICY)
+
+
+# Closes under way on the ASGI path (no direct writer): kept so they are not collected.
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _spawn(close: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(close)
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+async def _close_within(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(_close(websocket, code, reason), CLOSE_TIMEOUT)
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

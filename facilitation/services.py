@@ -48,7 +48,8 @@ class Services:
     def build(cls, settings: Settings, renderer: Renderer) -> Services:
         broker = create_broker(settings)
         store = create_store(settings, broker)
-        hubs = Hubs(store, broker, renderer.frame)
+        hubs = Hubs(store, broker, renderer.frame, beat=renderer.heartbeat_frame,
+                    beat_seconds=settings.heartbeat_seconds)
         return cls(settings, store, broker, renderer, hubs, Limits(settings),
                    presence=create_presence(settings))
 
