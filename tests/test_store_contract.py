@@ -117,6 +117,32 @@ async def test_locked_rooms_refuse_writes(backend: tuple[Store, Broker]) -> None
     await store.append(event_id, create("b", room="r2"))
 
 
+async def test_a_write_to_an_unknown_event_stores_nothing(backend: tuple[Store, Broker]) -> None:
+    store, _ = backend
+    for command in (create("a"), make_command(ITEM, "update", "a", "r1", {"text": "b"}, version=1)):
+        with pytest.raises(domain.NotFound):
+            await store.append("no-such-event", command)
+    assert await store.board("no-such-event") is None
+    assert await store.changes_after("no-such-event", 0) == []
+
+
+async def test_a_create_over_an_existing_entry_is_decided_against_it(
+    backend: tuple[Store, Broker],
+) -> None:
+    """A create is first tried as "a new entry in an open room"; when the entry
+    exists already (made under another key) or the room was locked meanwhile, it
+    is decided again against what is stored, never stored over it."""
+    store, _ = backend
+    event_id = await new_event(store)
+    first = await store.append(event_id, make_command("room", "create", "r2", "r2", {"locked": False},
+                                                      key="room-r2-first"))
+    with pytest.raises(domain.Conflict):
+        await store.append(event_id, make_command("room", "create", "r2", "r2", {"locked": True},
+                                                  key="room-r2-second"))
+    board = await store.board(event_id)
+    assert board is not None and board.entities["room:r2"] == first.change.data
+
+
 async def test_changes_after_pages_in_order(backend: tuple[Store, Broker]) -> None:
     store, _ = backend
     event_id = await new_event(store)

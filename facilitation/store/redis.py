@@ -18,11 +18,13 @@ An append reads the entity and its room's lock, runs ``domain.decide`` in
 Python (both stores run the very same decision), and then one Lua script, atomic
 in Redis, re-checks what the decision was based on (idempotency key, entity,
 lock), assigns the next seq, stores the change and the new state, and publishes
-the change. Because storing and publishing are one script, nothing is published
-that was not stored and nothing stored goes unpublished (pub/sub itself is
-at-most-once; subscribers fill gaps from the log). The script builds the change
-JSON by concatenating the seq onto the JSON Python encoded: Lua never decodes or
-re-encodes user content (cjson would, for one, turn ``[]`` into ``{}``).
+the change. A create skips the read: it is decided against "no such entity, room
+open", which the script checks like any other read. Because storing and
+publishing are one script, nothing is published that was not stored and nothing
+stored goes unpublished (pub/sub itself is at-most-once; subscribers fill gaps
+from the log). The script builds the change JSON by concatenating the seq onto
+the JSON Python encoded: Lua never decodes or re-encodes user content (cjson
+would, for one, turn ``[]`` into ``{}``).
 
 Durability depends on Redis's persistence settings; see the README's section
 "Deployment with Redis and docker compose".
@@ -81,10 +83,13 @@ MAX_CONNECTIONS = 64
 CATCH_UP = 500
 
 APPEND = """
--- KEYS: seq, log, entities, keys, locks
+-- KEYS: seq, log, entities, keys, locks, secrets
 -- ARGV: idempotency key, fingerprint, entity key, entity as read ('' = absent),
 --       room whose lock to check ('' = none), lock as read, change JSON after its seq,
 --       new entity JSON, room whose lock to set ('' = none), new lock, channel
+if redis.call('EXISTS', KEYS[6]) == 0 then
+  return {'missing'}
+end
 local stored = redis.call('HGET', KEYS[4], ARGV[1])
 if stored then
   local sep = string.find(stored, ':', 1, true)
@@ -303,8 +308,16 @@ class RedisStore:
         return Change.from_json(raw)
 
     async def append(self, event_id: str, command: Command) -> Appended:
-        keys = [key(event_id, n) for n in ("seq", "log", "entities", "keys", "locks")]
+        keys = [key(event_id, n) for n in ("seq", "log", "entities", "keys", "locks", "secrets")]
         lock_room = command.room if command.kind in LOCKABLE and command.room else ""
+        if command.op == "create":
+            # Most appends create: a new entity in an open room. Expecting exactly
+            # that needs no read first (one round trip instead of two); the script
+            # answers "moved" when the guess was wrong, and the loop below reads.
+            appended = await self._store(event_id, command, keys, None, lock_room, None)
+            if appended is not None:
+                return appended
+        current: dict[str, Any] | None = None
         for _ in range(RETRIES):
             exists, stored, current_raw, lock = await self._call(
                 self._read(event_id, command, lock_room))
@@ -313,27 +326,40 @@ class RedisStore:
             if stored is not None:
                 return await self._replay(event_id, command, stored)
             current = orjson.loads(current_raw) if current_raw is not None else None
-            at = now_iso()
-            data = decide(command, current, lock == b"1", at)
-            set_room = command.entity_id if command.kind == ROOM else ""
-            answer = await self._call(self._append(keys=keys, args=[
-                command.key, command.fingerprint, command.entity_key,
-                current_raw or b"", lock_room, lock or b"0",
-                _tail(command, at, data), orjson.dumps(data),
-                set_room, b"1" if data.get("locked") else b"0", channel(event_id),
-            ]))
-            outcome = answer[0]
-            if outcome == b"stored":
-                return Appended(Change.from_json(answer[1]), False)
-            if outcome == b"replay":
-                return Appended(Change.from_json(answer[1]), True)
-            if outcome == b"conflict":
-                raise Conflict("This id was already used with different content.")
-            # b"moved": someone changed the entity or the lock since we read it; decide again.
+            appended = await self._store(event_id, command, keys, current_raw, lock_room, lock)
+            if appended is not None:
+                return appended
+            # None: someone changed the entity or the lock since we read it; decide again.
         raise StaleVersion(
             "This entry is being changed by many people at once; reload and try again.",
             current=public(current) if current else None,
         )
+
+    async def _store(self, event_id: str, command: Command, keys: list[str],
+                     current_raw: bytes | None, lock_room: str,
+                     lock: bytes | None) -> Appended | None:
+        """Decide against the entity and lock as read, then store atomically if
+        they are still so; None when they have changed meanwhile."""
+        current = orjson.loads(current_raw) if current_raw is not None else None
+        at = now_iso()
+        data = decide(command, current, lock == b"1", at)
+        set_room = command.entity_id if command.kind == ROOM else ""
+        answer = await self._call(self._append(keys=keys, args=[
+            command.key, command.fingerprint, command.entity_key,
+            current_raw or b"", lock_room, lock or b"0",
+            _tail(command, at, data), orjson.dumps(data),
+            set_room, b"1" if data.get("locked") else b"0", channel(event_id),
+        ]))
+        outcome = answer[0]
+        if outcome == b"stored":
+            return Appended(Change.from_json(answer[1]), False)
+        if outcome == b"replay":
+            return Appended(Change.from_json(answer[1]), True)
+        if outcome == b"conflict":
+            raise Conflict("This id was already used with different content.")
+        if outcome == b"missing":
+            raise NotFound("No such event.")
+        return None  # b"moved"
 
     async def _read(self, event_id: str, command: Command, lock_room: str) -> list[Any]:
         """Everything a decision needs, read atomically."""
