@@ -7,7 +7,9 @@ live to every page, replayed on reconnect and found in the exports.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -232,9 +234,21 @@ def voter_id(event_id: str, person: str) -> str:
     return hashlib.sha256(f"{event_id}\x00{person}".encode()).hexdigest()[:20]
 
 
+# One vote at a time per person in this process: the budget check and the write
+# must not interleave, or two quick votes could both pass "one vote left".
+_ballots: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
 async def vote(services: Services, event_id: str, voter: str, target: str,
                give: bool) -> Appended | None:
     """Give (or withdraw) ``voter``'s one vote for an action: an item or a joint action."""
+    ballot = _ballots.setdefault(f"{event_id}:{voter}", asyncio.Lock())
+    async with ballot:
+        return await _vote(services, event_id, voter, target, give)
+
+
+async def _vote(services: Services, event_id: str, voter: str, target: str,
+                give: bool) -> Appended | None:
     board = await services.board(event_id)
     if not board.singleton(PLENARY).get("voting"):
         raise errors.Conflict("Voting is not open right now.")

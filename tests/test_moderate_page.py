@@ -235,3 +235,21 @@ async def test_moderator_actions_are_changes_in_the_log(
     extra = await client.post(f"/api/events/{eid}/rooms/{room['id']}/items", json=item_body(),
                               headers=auth(room["join_token"]))
     assert extra.status_code == 201
+
+
+async def test_quick_votes_at_once_never_pass_the_budget(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    made = await seed(client, event)
+    await client.patch(f"/api/events/{event['id']}/plenary",
+                       json={"voting": True, "votes_per_person": 2},
+                       headers=auth(event["organiser_token"]))
+    targets = [entries[0]["id"] for entries in made.values()][:5]
+    voter = {"voter": "quick@example.org"}
+    answers = await asyncio.gather(*(
+        client.post(f"/api/events/{event['id']}/votes", json={"item": t, **voter},
+                    headers=auth(event["rooms"][0]["join_token"])) for t in targets))
+    assert sorted(a.status_code for a in answers) == [201, 201, 409, 409, 409]
+    actions = (await client.get(f"/api/events/{event['id']}/plenary",
+                                headers=auth(event["organiser_token"]))).json()["actions"]
+    assert sum(a["votes"] for a in actions) == 2
