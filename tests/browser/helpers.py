@@ -77,6 +77,13 @@ async def tab_to(page: Page, selector: str, limit: int = 80, backwards: bool = F
             "(sel) => !!document.activeElement && document.activeElement.matches(sel)", selector)
         if hit:
             state = await focused(page)
-            assert state["visible"], f"no visible focus on {state}"
+            if state["tag"] == "body":
+                # A live update re-rendered the control between the two reads: the page
+                # must put the focus back on its new copy (static/app.js, restoreFocus).
+                await page.wait_for_function(
+                    "(sel) => !!document.activeElement && document.activeElement.matches(sel)",
+                    arg=selector, timeout=3000)
+                state = await focused(page)
+            assert state.get("visible"), f"no visible focus on {state}"
             return
     raise AssertionError(f"Tab never reached {selector!r}; last focus {await focused(page)}")
