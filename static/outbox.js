@@ -289,12 +289,16 @@
       el.removeAttribute("hx-swap-oob");
       var existing = $(el.id);
       if (how === "delete") { if (existing) existing.remove(); return; }
+      var focused = null;
       if (existing) {
+        // The push usually got there first: the same version needs no second swap,
+        // which would also take the keyboard focus from whoever has tabbed into it.
         var shown = Number(existing.getAttribute("data-version") || 0);
-        if (shown > Number(el.getAttribute("data-version") || 0)) return;
+        if (shown >= Number(el.getAttribute("data-version") || 0)) return;
         var openSlot = existing.querySelector(".edit-slot");
         var newSlot = el.querySelector(".edit-slot");
         if (openSlot && newSlot && openSlot.id === newSlot.id) newSlot.replaceWith(openSlot);
+        if (existing.contains(document.activeElement)) focused = document.activeElement;
         existing.replaceWith(el);
       } else {
         var list = $(el.getAttribute("data-upsert") || "");
@@ -302,7 +306,18 @@
         list.appendChild(el);
       }
       if (window.htmx) htmx.process(el);
+      if (focused) refocus(el, focused);
     });
+  }
+
+  // Put the focus on the new copy of the control that had it (or the entry's first
+  // control, when that one is gone: "Mark agreed" became "Mark done").
+  function refocus(root, old) {
+    var sel = old.tagName.toLowerCase();
+    if (old.name) sel += '[name="' + CSS.escape(old.name) + '"]';
+    if (old.tagName === "BUTTON" && old.value) sel += '[value="' + CSS.escape(old.value) + '"]';
+    var same = root.querySelector(sel) || root.querySelector(".entry-actions a, .entry-actions button");
+    if (same) same.focus({ preventScroll: true });
   }
 
   // The server's feedback ("Saved", "Deleted" with its Undo), as htmx would show it.
