@@ -310,13 +310,13 @@
     });
   }
 
-  // Put the focus on the new copy of the control that had it (or the entry's first
-  // control, when that one is gone: "Mark agreed" became "Mark done").
+  // Put the focus on the new copy of the control that had it (found the way app.js
+  // finds it after an htmx swap), or on the entry's first control when that one is
+  // gone ("Mark agreed" became "Mark done").
   function refocus(root, old) {
-    var sel = old.tagName.toLowerCase();
-    if (old.name) sel += '[name="' + CSS.escape(old.name) + '"]';
-    if (old.tagName === "BUTTON" && old.value) sel += '[value="' + CSS.escape(old.value) + '"]';
-    var same = root.querySelector(sel) || root.querySelector(".entry-actions a, .entry-actions button");
+    var key = window.facilitationFocus && window.facilitationFocus.key(old);
+    var same = (key && root.querySelector(key.sel)) ||
+      root.querySelector(".entry-actions a, .entry-actions button");
     if (same) same.focus({ preventScroll: true });
   }
 
