@@ -317,7 +317,7 @@ class RedisStore:
             appended = await self._store(event_id, command, keys, None, lock_room, None)
             if appended is not None:
                 return appended
-        current: dict[str, Any] | None = None
+        current_raw: bytes | None = None
         for _ in range(RETRIES):
             exists, stored, current_raw, lock = await self._call(
                 self._read(event_id, command, lock_room))
@@ -325,14 +325,13 @@ class RedisStore:
                 raise NotFound("No such event.")
             if stored is not None:
                 return await self._replay(event_id, command, stored)
-            current = orjson.loads(current_raw) if current_raw is not None else None
             appended = await self._store(event_id, command, keys, current_raw, lock_room, lock)
             if appended is not None:
                 return appended
             # None: someone changed the entity or the lock since we read it; decide again.
         raise StaleVersion(
             "This entry is being changed by many people at once; reload and try again.",
-            current=public(current) if current else None,
+            current=public(orjson.loads(current_raw)) if current_raw is not None else None,
         )
 
     async def _store(self, event_id: str, command: Command, keys: list[str],
