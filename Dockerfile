@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY facilitation ./facilitation
 COPY templates ./templates
 COPY static ./static
+COPY translations ./translations
 RUN pip install --no-cache-dir . && rm -rf /src
 
 # Never root: the app only needs its data folder (generated admin token and secret key).
