@@ -4,8 +4,11 @@ Writes are group-committed: the writer takes every append waiting in its queue,
 decides them in order against the in-memory board, commits them in one
 transaction (``synchronous=FULL``: on disk before the answer), and only then
 updates the board, publishes and answers. One fsync carries a whole burst, so
-durability does not cap throughput. All SQLite calls run on one dedicated
-thread, never on the event loop.
+durability does not cap throughput. All SQLite calls run off the event loop:
+writes (and the reads the writer needs) on one thread and connection; the log
+reads that catch sockets up (``changes_after``) on a second connection and
+thread of their own, which WAL lets read beside the writer. A thousand sockets
+catching up at once therefore never queue ahead of a write.
 """
 
 from __future__ import annotations
@@ -90,6 +93,9 @@ class SQLiteStore:
         self.broker = broker
         self._db: sqlite3.Connection | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        # The log's readers: their own connection on their own thread (see the docstring).
+        self._reader: sqlite3.Connection | None = None
+        self._read_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
         self._cache: dict[str, _EventCache] = {}
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -110,8 +116,16 @@ class SQLiteStore:
         db.executescript(SCHEMA)
         self._db = db
 
+    def _open_reader(self) -> None:
+        reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        reader.execute("PRAGMA busy_timeout=5000")
+        reader.execute("PRAGMA query_only=ON")
+        self._reader = reader
+
     async def connect(self) -> None:
         await self._run(self._open)
+        # After the writer's connection: the file, WAL mode and schema exist by then.
+        await asyncio.get_running_loop().run_in_executor(self._read_thread, self._open_reader)
         self._writer = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
     async def disconnect(self) -> None:
@@ -119,10 +133,14 @@ class SQLiteStore:
             # Queued writes finish first: their clients are waiting for the answer.
             self._queue.put_nowait(None)
             await self._writer
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            await asyncio.get_running_loop().run_in_executor(self._read_thread, reader.close)
         if self._db is not None:
             await self._run(self._db.close)
             self._db = None
         self._thread.shutdown(wait=True)
+        self._read_thread.shutdown(wait=True)
 
     async def ping(self) -> None:
         if self._db is None:
@@ -202,12 +220,16 @@ class SQLiteStore:
         self._secrets[event_id] = secrets.copy()
 
     async def changes_after(self, event_id: str, after: int, limit: int = 1000) -> list[Change]:
-        rows = await self._run(
-            lambda: self.db.execute(
+        def read() -> list[Any]:
+            if self._reader is None:
+                raise StoreUnavailable("The database is not open.")
+            return self._reader.execute(
                 "SELECT body FROM changes WHERE event_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (event_id, after, limit),
             ).fetchall()
-        )
+
+        # On the reader's thread and connection: never queued ahead of a write.
+        rows = await asyncio.get_running_loop().run_in_executor(self._read_thread, read)
         return [Change.from_json(row[0]) for row in rows]
 
     # -- writes ----------------------------------------------------------------------
