@@ -32,7 +32,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from facilitation.broker import RESYNC, Fanout, Subscription
-from facilitation.store.redis import CONNECT_TIMEOUT, cancelled_check, make_client
+from facilitation.redisclient import CONNECT_TIMEOUT, cancelled_check, make_client
 
 log = logging.getLogger("facilitation.broker.redis")
 

@@ -32,7 +32,6 @@ Durability depends on Redis's persistence settings; see the README's section
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable
@@ -40,9 +39,6 @@ from typing import Any, TypeVar
 
 import orjson
 from redis import exceptions as redis_errors
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from facilitation.domain import (
     LOCKABLE,
@@ -59,6 +55,7 @@ from facilitation.domain import (
     now_iso,
     public,
 )
+from facilitation.redisclient import cancelled_check, make_client
 from facilitation.store import StoreUnavailable, channel
 
 log = logging.getLogger("facilitation.store.redis")
@@ -71,14 +68,6 @@ EVENTS = "facilitation:events"
 # one entity race here; after this many losses the writer is told to reload.
 RETRIES = 8
 
-# Seconds: a command that takes longer is treated as Redis being unreachable
-# (a 503 the client may retry: every write is idempotent).
-SOCKET_TIMEOUT = 5.0
-CONNECT_TIMEOUT = 2.0
-# An idle pooled connection is PINGed before reuse after this long, so a
-# connection Redis (or a firewall) dropped is replaced instead of failing a write.
-HEALTH_CHECK_SECONDS = 10
-MAX_CONNECTIONS = 64
 # A cached board this many changes behind is read whole instead of caught up.
 CATCH_UP = 500
 
@@ -142,20 +131,6 @@ UNREACHABLE = (
 )
 
 
-def cancelled_check() -> None:
-    """Raise CancelledError if this task was cancelled while awaiting Redis.
-
-    redis-py's asyncio client (8.1) sometimes swallows a task's cancellation inside a
-    command (in ``send_command``/``read_response``: reproduced with 10 to 30 of 200
-    cancels). The command then returns normally and the cancelled task carries on,
-    e.g. a closed socket's sender waits forever. ``Task.cancelling()`` still counts
-    the request, so every await on Redis is followed by this check.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 def key(event_id: str, name: str) -> str:
     return f"facilitation:{{{event_id}}}:{name}"
 
@@ -167,22 +142,6 @@ def _tail(command: Command, at: str, data: dict[str, Any]) -> bytes:
          "data": data}
     )
     return b"," + body[1:]
-
-
-def make_client(url: str) -> Redis:
-    """A client whose failures are quick and visible: one retry on a broken
-    pooled connection (every write is idempotent), bounded waits everywhere."""
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=MAX_CONNECTIONS,
-        timeout=SOCKET_TIMEOUT,
-        socket_timeout=SOCKET_TIMEOUT,
-        socket_connect_timeout=CONNECT_TIMEOUT,
-        socket_keepalive=True,
-        health_check_interval=HEALTH_CHECK_SECONDS,
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
-    )
-    return Redis(connection_pool=pool)
 
 
 class RedisStore:
