@@ -35,6 +35,7 @@ from facilitation.web import (
     tokens,
     votes,
 )
+from facilitation.web import followup as followup_api
 from facilitation.web import outcomes as outcomes_web
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         Route("/", home),
         *api.routes(),
         *outcomes_web.routes(),
+        *followup_api.routes(),
         *pages.routes(),
         *moderation_api.routes(),
         *plenary.routes(),

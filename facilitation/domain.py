@@ -40,6 +40,16 @@ MESSAGE_ID = "message"
 # A token was rotated: entity id "plenary" or "join-<room id>"; never the token itself.
 # Every worker's hub sees it in log order and closes the sockets the old token opened.
 ACCESS = "access"
+# Follow-up after the event (facilitation/followup.py). An owner is an organisation or a
+# role named in actions' owner field: {"id", "name", "keys": [normalised spellings]}.
+# A progress entity reports on one action (its id is the item's or joint action's id):
+# room = the item's room (None for a joint action), never locked (the lock is on room
+# writes; follow-up happens after the event), and it keeps its own history.
+OWNER = "owner"
+PROGRESS = "progress"
+PROGRESS_STATUSES = ("not_started", "in_progress", "done", "dropped")
+# The reports a progress entity keeps (newest last); the log keeps every one anyway.
+HISTORY_MAX = 200
 
 STATUSES = ("proposed", "agreed", "done")
 
@@ -65,6 +75,8 @@ EDITABLE: dict[str, tuple[str, ...]] = {
     # message {"id": "message", "text": "" when cleared}: shown in every room and the plenary
     MESSAGE: ("text",),
     ACCESS: ("target", "rotation"),
+    OWNER: ("name", "keys"),
+    PROGRESS: ("status", "progress", "note", "due", "by"),
 }
 
 DEFAULTS: dict[str, Entity] = {
@@ -78,12 +90,14 @@ DEFAULTS: dict[str, Entity] = {
     TIMER: {"ends_at": None, "seconds": 0, "label": ""},
     MESSAGE: {"text": ""},
     ACCESS: {"rotation": 0},
+    OWNER: {"keys": []},
+    PROGRESS: {"status": "not_started", "progress": 0, "note": "", "due": None, "by": ""},
 }
 
 PLENARY_VIEWS = ("rooms", "spotlight", "goals", "roles", "priorities", "join")
 
 # Kinds that may be created again after a delete (a vote withdrawn and given again).
-RECREATABLE = frozenset({VOTE})
+RECREATABLE = frozenset({VOTE, OWNER})
 
 # Kinds whose writes are refused while their room is locked.
 LOCKABLE = frozenset({ITEM, ROLE})
@@ -208,6 +222,10 @@ def decide(command: Command, current: Entity | None, room_locked: bool, at: str)
     if command.op == "create":
         version = 1
         if current is not None:
+            if command.kind == PROGRESS:
+                # A first report (version 0) racing another: stale, like any other edit.
+                raise StaleVersion("Someone reported on this action after you opened it.",
+                                   current=public(current))
             if not (current.get("deleted") and command.kind in RECREATABLE):
                 raise Conflict("This id is already used by another entry.")
             # Given again after a withdrawal: one entity, its history continues.
@@ -221,7 +239,7 @@ def decide(command: Command, current: Entity | None, room_locked: bool, at: str)
         # A re-imported event keeps its original times. Only internal commands can carry
         # them: the API's and the pages' schemas refuse these fields.
         entity.update({k: command.fields[k] for k in IMPORTED_TIMES if k in command.fields})
-        return entity
+        return with_history(entity) if command.kind == PROGRESS else entity
     if current is None or current.get("deleted"):
         raise NotFound("No such entry; it may have been deleted.")
     if command.room is not None and current.get("room") != command.room:
@@ -236,7 +254,18 @@ def decide(command: Command, current: Entity | None, room_locked: bool, at: str)
     else:
         entity.update(command.fields)
     entity.update(version=current["version"] + 1, updated_at=at)
-    return entity
+    return with_history(entity) if command.kind == PROGRESS else entity
+
+
+def with_history(progress: Entity) -> Entity:
+    """A progress report, its own state appended to its history: the outcomes carry the
+    history from the board alone (and ``facilitation import`` brings it back)."""
+    if "history" in progress and progress.get("version") == 1 and progress["history"]:
+        return progress  # re-imported with its history: keep it as it was
+    entry = {k: progress.get(k) for k in ("status", "progress", "note", "due", "by")}
+    entry.update(version=progress["version"], at=progress["updated_at"])
+    history = [*progress.get("history", []), entry][-HISTORY_MAX:]
+    return {**progress, "history": history}
 
 
 def public(entity: Entity) -> Entity:
@@ -336,20 +365,24 @@ class Secrets:
     organiser_token: str
     plenary_token: str
     join_tokens: dict[str, str] = field(default_factory=dict)
+    # Follow-up: owner id -> that owner's token (facilitation/web/followup.py).
+    owner_tokens: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return orjson.dumps(
             {"organiser_token": self.organiser_token, "plenary_token": self.plenary_token,
-             "join_tokens": self.join_tokens}
+             "join_tokens": self.join_tokens, "owner_tokens": self.owner_tokens}
         )
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Secrets:
         d = orjson.loads(raw)
-        return cls(d["organiser_token"], d["plenary_token"], dict(d["join_tokens"]))
+        return cls(d["organiser_token"], d["plenary_token"], dict(d["join_tokens"]),
+                   dict(d.get("owner_tokens") or {}))
 
     def copy(self) -> Secrets:
-        return Secrets(self.organiser_token, self.plenary_token, dict(self.join_tokens))
+        return Secrets(self.organiser_token, self.plenary_token, dict(self.join_tokens),
+                       dict(self.owner_tokens))
 
     @classmethod
     def generate(cls, room_ids: list[str]) -> Secrets:

@@ -77,12 +77,32 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Entity": obj(["id"], id=STR, version=INT),
     "Presence": obj(["rooms"], rooms={"type": "object", "additionalProperties": INT}),
     "Vote": obj(["id", "item"], id=STR, item=STR),
+    # Follow-up after the event
+    "OwnerLinks": obj(["owners"], owners={"type": "array", "items": obj(
+        ["id", "name", "actions", "url", "token"], id=STR, name=STR, actions=INT, url=STR,
+        token=STR, keys=STRS)}),
+    "FollowUp": obj(["owners", "goals", "actions"], owners={"type": "array", "items": obj(
+        ["id", "name", "actions", "done", "overdue", "updated_at"], id=STR, name=STR,
+        actions=INT, done=INT, overdue=INT, updated_at=NULLABLE_STR)},
+        goals={"type": "array", "items": obj(["id", "text", "actions", "done", "progress"],
+                                             id=STR, text=STR, actions=INT, done=INT,
+                                             progress=INT)},
+        actions={"type": "array", "items": ref("Progress")}),
+    "Progress": obj(["id", "ref", "text", "goals", "due", "status", "progress", "note",
+                     "version", "updated_at"], id=STR, ref=STR, text=STR, room=STR, goals=STRS,
+                    due=NULLABLE_STR, status={"type": "string", "enum": [
+                        "not_started", "in_progress", "done", "dropped"]},
+                    progress=INT, note=STR, version=INT, updated_at=NULLABLE_STR),
+    "OwnerActions": obj(["owner", "actions"], owner=obj(["id", "name"], id=STR, name=STR),
+                        actions={"type": "array", "items": ref("Progress")}),
+    "OwnerLink": obj(["url", "token"], url=STR, token=STR),
 }
 
 BODIES: tuple[type[BaseModel], ...] = (
     schemas.EventIn, schemas.ItemIn, schemas.ItemPatch, schemas.RoleIn, schemas.RolePatch,
     schemas.EventPatch, schemas.MergeIn, schemas.MergePatch, schemas.ModeratedItemPatch,
     schemas.PlenaryPatch, schemas.TimerIn, schemas.MessageIn, schemas.VoteIn,
+    schemas.FollowUpIn, schemas.ProgressPatch,
 )
 
 # What each token may do, as the contract words it (for the descriptions).
@@ -179,6 +199,17 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", E + "/outcomes.{fmt}", "The consolidated outcomes as a download", ORG,
        media=(JSON, "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
               "text/markdown", "text/html", "text/calendar")),
+    Op("post", E + "/follow-up", "Open follow-up: one link per owner of a live action", ORG,
+       schemas.FollowUpIn, ok={200: "OwnerLinks"}),
+    Op("get", E + "/follow-up", "Progress per owner and per plan goal, and every action", ORG,
+       ok={200: "FollowUp"}),
+    Op("get", E + "/owners/{owner}", "An owner's actions with their progress",
+       "that owner's, organiser", ok={200: "OwnerActions"}),
+    Op("post", E + "/owners/{owner}/token", "Replace an owner's link; the old one ends at once",
+       ORG, ok={200: "OwnerLink"}),
+    Op("patch", E + "/progress/{id}", "Report progress on an action (item or joint action)",
+       "that owner's (its own actions only), organiser", schemas.ProgressPatch,
+       ok={200: "Progress"}),
 )
 
 WEBSOCKETS = {

@@ -178,3 +178,25 @@ class MessageIn(Strict):
 class VoteIn(Strict):
     item: str = Field(min_length=1, max_length=64)
     voter: OptionalName = ""  # API clients name the person; pages use the browser session
+
+
+# -- follow-up after the event -------------------------------------------------------------
+
+ProgressStatus = Literal["not_started", "in_progress", "done", "dropped"]
+
+
+class FollowUpIn(Strict):
+    """Open follow-up; each list in ``same`` joins spellings that mean one owner."""
+
+    same: list[Annotated[list[Name], Field(min_length=1, max_length=50)]] = Field(
+        default_factory=list, max_length=200)
+
+
+class ProgressPatch(Strict):
+    """An owner's report on one action: version 0 is "never reported yet"."""
+
+    version: int = Field(ge=0, le=VERSION_MAX)
+    status: ProgressStatus | None = None
+    progress: int | None = Field(default=None, ge=0, le=100)
+    note: OptionalText | None = None
+    due: date | None = None

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 ORGANISER = "organiser"
 PLENARY = "plenary"
 JOIN = "join"
+# An owner's follow-up link: reads and reports on that owner's actions only.
+OWNER = "owner"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Access:
     # Fingerprint of the token this access came from: a socket opened with it is
     # closed when that token is rotated (never the token itself).
     fp: str = ""
+    owner: str | None = None  # the owner id of an owner's link
 
     def may_read(self, room: str) -> bool:
         return self.role in (ORGANISER, PLENARY) or self.room == room
@@ -87,6 +90,9 @@ def match_token(token: str, event_id: str, secrets: Secrets) -> Access | None:
     for room, join in secrets.join_tokens.items():
         if same(token, join):
             found = found or Access(event_id, JOIN, room)
+    for owner, token_ in secrets.owner_tokens.items():
+        if same(token, token_):
+            found = found or Access(event_id, OWNER, owner=owner)
     return found
 
 
@@ -95,6 +101,8 @@ def token_for(access: Access, secrets: Secrets) -> str | None:
         return secrets.organiser_token
     if access.role == PLENARY:
         return secrets.plenary_token
+    if access.role == OWNER:
+        return secrets.owner_tokens.get(access.owner or "")
     return secrets.join_tokens.get(access.room or "")
 
 
@@ -119,11 +127,11 @@ def resolve(conn: HTTPConnection, event_id: str, secrets: Secrets) -> Access:
         if access is None:
             raise Unauthorized("This token is not valid for this event.")
         return Access(access.event_id, access.role, access.room, via_bearer=True,
-                      fp=fingerprint(token))
+                      fp=fingerprint(token), owner=access.owner)
     grant = session_grants(conn).get(event_id)
     if grant:
         access = Access(event_id, str(grant.get("role", "")), grant.get("room"),
-                        fp=str(grant.get("fp", "")))
+                        fp=str(grant.get("fp", "")), owner=grant.get("owner"))
         if still_valid(access, secrets):
             return access
         raise Unauthorized(
@@ -151,6 +159,8 @@ def remember_grant(conn: HTTPConnection, access: Access, token: str) -> None:
     if previous and previous.get("role") == ORGANISER and access.role != ORGANISER:
         return
     grants[access.event_id] = {"role": access.role, "room": access.room, "fp": fingerprint(token)}
+    if access.owner:
+        grants[access.event_id]["owner"] = access.owner
     conn.session["grants"] = grants
 
 

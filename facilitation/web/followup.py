@@ -1,0 +1,133 @@
+"""The follow-up API of ``shared/API.md`` ("Follow-up after the event").
+
+``POST``/``GET /api/events/{event}/follow-up`` (organiser), ``GET …/owners/{owner}``
+and ``PATCH …/progress/{id}`` (that owner's link, or the organiser), and
+``POST …/owners/{owner}/token`` (organiser: a fresh link, the old one ends).
+The owner's page and the organiser's follow-up page are in ``followup_pages.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from facilitation import errors, followup
+from facilitation.followup_writes import (
+    links,
+    open_followup,
+    owner_url,
+    report,
+    rotate_owner,
+    today,
+)
+from facilitation.schemas import FollowUpIn, ProgressPatch, parse
+from facilitation.web.api import ORJSONResponse, _access
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from facilitation.domain import Board
+    from facilitation.security import Access
+    from facilitation.services import Services
+
+
+async def _organiser(request: Request) -> tuple[Services, str]:
+    event_id = request.path_params["event"]
+    services, access = await _access(request, event_id)
+    await services.board(event_id)  # 404 before 403 for an unknown event
+    access.require_moderate()
+    return services, event_id
+
+
+def owner_of(board: Board, owner: str, access: Access) -> dict[str, Any]:
+    """The owner ``owner`` if the caller may see it: the organiser, or that owner's link."""
+    found = next((o for o in followup.owners(board) if o["id"] == owner), None)
+    if found is None:
+        raise errors.NotFound("There is no such owner in this event.")
+    if not (access.may_moderate or access.owner == owner):
+        raise errors.Forbidden("Your link is for another owner.")
+    return found
+
+
+async def open_api(request: Request) -> Response:
+    services, event_id = await _organiser(request)
+    raw = await request.body()
+    body = parse(FollowUpIn, raw) if raw.strip() else FollowUpIn()
+    board, secrets = await open_followup(services, event_id, [list(g) for g in body.same])
+    return ORJSONResponse({"owners": links(services, board, secrets)})
+
+
+async def summary_api(request: Request) -> Response:
+    services, event_id = await _organiser(request)
+    board = await services.board(event_id)
+    out = followup.summary(board, today())
+    out["likely_same"] = followup.likely_same(board)
+    return ORJSONResponse(out)
+
+
+async def owner_api(request: Request) -> Response:
+    event_id = request.path_params["event"]
+    services, access = await _access(request, event_id)
+    board = await services.board(event_id)
+    owner = owner_of(board, request.path_params["owner"], access)
+    day = today()
+    return ORJSONResponse({
+        "owner": {"id": owner["id"], "name": owner["name"]},
+        "actions": [followup.action_json(board, f, day)
+                    for f in followup.of_owner(board, owner["id"])],
+        "seq": board.seq,
+    })
+
+
+def progress_fields(patch: ProgressPatch) -> dict[str, Any]:
+    """What a report changes: only the fields sent; ``due: null`` moves it back to the plan."""
+    values = patch.model_dump(mode="json", include=patch.model_fields_set)
+    values.pop("version", None)
+    for name in ("status", "progress"):
+        if name in values and values[name] is None:
+            raise errors.Unprocessable(f"{name}: may not be null")
+    if "note" in values and values["note"] is None:
+        values["note"] = ""
+    if not values:
+        raise errors.Unprocessable("Send at least one of status, progress, note and due.")
+    return values
+
+
+async def progress_api(request: Request) -> Response:
+    event_id = request.path_params["event"]
+    services, access = await _access(request, event_id)
+    patch = parse(ProgressPatch, await request.body())
+    appended, board = await report(services, event_id, request.path_params["id"], access,
+                                   patch, progress_fields(patch))
+    found = followup.find(board, request.path_params["id"])
+    if found is None:  # deleted in between: the report is stored, the action is gone
+        raise errors.NotFound("This action was deleted meanwhile.")
+    # The answer is this report as stored, even if another landed right after it.
+    mine = replace(found, progress=appended.change.data)
+    return ORJSONResponse(followup.action_json(board, mine, today()))
+
+
+async def rotate_api(request: Request) -> Response:
+    services, event_id = await _organiser(request)
+    owner = request.path_params["owner"]
+    board = await services.board(event_id)
+    if not any(o["id"] == owner for o in followup.owners(board)):
+        raise errors.NotFound("There is no such owner in this event.")
+    secrets = await rotate_owner(services, event_id, owner)
+    token = secrets.owner_tokens[owner]
+    return ORJSONResponse({"id": owner, "url": owner_url(services, event_id, owner, token),
+                           "token": token})
+
+
+def routes() -> list[Route]:
+    base = "/api/events/{event}"
+    return [
+        Route(f"{base}/follow-up", open_api, methods=["POST"]),
+        Route(f"{base}/follow-up", summary_api, methods=["GET"]),
+        Route(f"{base}/owners/{{owner}}", owner_api, methods=["GET"]),
+        Route(f"{base}/owners/{{owner}}/token", rotate_api, methods=["POST"]),
+        Route(f"{base}/progress/{{id}}", progress_api, methods=["PATCH"]),
+    ]
