@@ -308,6 +308,10 @@ class Appended:
     replayed: bool  # True when the key was already stored: nothing new happened
 
 
+# Keys a board keeps for its read models before they must rebuild instead (above).
+JOURNAL_MAX = 100_000
+
+
 @dataclass
 class Board:
     """The current state of one event: the fold of its log."""
@@ -315,15 +319,33 @@ class Board:
     event_id: str
     seq: int = 0
     entities: dict[str, Entity] = field(default_factory=dict)
+    # Read models that follow the board change by change instead of reading it whole
+    # (plenary.py's duplicate and roles indexes) keep their state in ``derived`` and
+    # read the keys applied since they last looked from ``journal``; None until one asks.
+    journal: list[str] | None = field(default=None, compare=False, repr=False)
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def copy(self) -> Board:
         return Board(self.event_id, self.seq, dict(self.entities))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Read models hold tasks and indexes of this process: a pickled board (an
+        # export's helper process) rebuilds its own.
+        return {"event_id": self.event_id, "seq": self.seq, "entities": self.entities,
+                "journal": None, "derived": {}}
 
     def apply(self, change: Change) -> None:
         if change.seq <= self.seq:
             return
         self.seq = change.seq
-        self.entities[entity_key(change.kind, change.data["id"])] = change.data
+        key = entity_key(change.kind, change.data["id"])
+        self.entities[key] = change.data
+        if self.journal is not None:
+            self.journal.append(key)
+            if len(self.journal) > JOURNAL_MAX:
+                # Nobody has looked for a long time: they rebuild when they next do.
+                self.journal = None
+                self.derived.clear()
 
     def live(self, kind: str, room: str | None = None) -> list[Entity]:
         """Entities of a kind that are not deleted, in the order they were created."""

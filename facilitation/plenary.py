@@ -12,19 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from rapidfuzz import fuzz, process, utils
-
+from facilitation import follow
 from facilitation.domain import ITEM, MERGE, PLENARY, ROLE, VOTE, Board, Entity
 
 # Role names that mean "this actor leads it": two of them on one responsibility clash.
 LEAD_WORDS = ("lead", "leader", "coordinator", "coordinates", "owner", "chair", "convener",
               "responsible", "in charge")
-# How alike two responsibilities must be (rapidfuzz token_sort_ratio, 0-100) to be "the same".
-SAME_RESPONSIBILITY = 85
-# How alike two items from different rooms must be to be offered as a likely duplicate.
-DUPLICATE_SCORE = 75
-# How many best matches of each item (or responsibility) are looked at.
-NEIGHBOURS = 12
 
 
 def merged_items(board: Board) -> dict[str, Entity]:
@@ -150,37 +143,38 @@ def roles_matrix(board: Board) -> dict[str, Any]:
     """Actors x rooms: the roles each actor was given in each room, and the conflicts.
 
     Conflicts: two different actors both *leading* the same responsibility (in any
-    rooms), and one actor given different roles for the same responsibility.
+    rooms), and one actor given different roles for the same responsibility. Alike
+    responsibilities come from the board's index (``follow.py``: each role compared
+    once, when it arrives); this costs the roles and their alike pairs, and is kept
+    until the board changes.
     """
+    models = follow.models(board)
+    cached: dict[str, Any] | None = models.cached("roles", board.seq)
+    if cached is not None:
+        return cached
     rooms = board.event.get("rooms", [])
     roles = board.live(ROLE)
     names = {room["id"]: room["name"] for room in rooms}
+    at = {role["id"]: n for n, role in enumerate(roles)}
+    pairs = sorted(
+        (min(at[a], at[b]), max(at[a], at[b]))
+        for a, b, _ in models.duties.all_pairs() if a in at and b in at
+    )
     conflicts: list[dict[str, Any]] = []
     flagged: set[str] = set()
-    actor = [_norm(r["actor"]) for r in roles]
-    role_name = [_norm(r["role"]) for r in roles]
-    lead = [is_lead(r["role"]) for r in roles]
-    duty = [utils.default_process(r.get("responsibility", "")) for r in roles]
-    for i, a in enumerate(roles):
-        if not duty[i]:
+    for i, j in pairs:
+        a, b = roles[i], roles[j]
+        same_actor = _norm(a["actor"]) == _norm(b["actor"])
+        if not same_actor and is_lead(a["role"]) and is_lead(b["role"]):
+            kind = "two_leads"
+        elif same_actor and _norm(a["role"]) != _norm(b["role"]):
+            kind = "contradicting"
+        else:
             continue
-        # One call per role, scored in C over all the others: alike responsibilities.
-        alike = process.extract(duty[i], duty, scorer=fuzz.token_sort_ratio, processor=None,
-                                score_cutoff=SAME_RESPONSIBILITY, limit=NEIGHBOURS)
-        for _, _, j in sorted(alike, key=lambda found: found[2]):
-            if j <= i:
-                continue
-            b = roles[j]
-            if actor[i] != actor[j] and lead[i] and lead[j]:
-                kind = "two_leads"
-            elif actor[i] == actor[j] and role_name[i] != role_name[j]:
-                kind = "contradicting"
-            else:
-                continue
-            conflicts.append({"kind": kind, "roles": [a, b],
-                              "rooms": [names.get(a["room"], ""), names.get(b["room"], "")],
-                              "responsibility": a["responsibility"]})
-            flagged.update((a["id"], b["id"]))
+        conflicts.append({"kind": kind, "roles": [a, b],
+                          "rooms": [names.get(a["room"], ""), names.get(b["room"], "")],
+                          "responsibility": a["responsibility"]})
+        flagged.update((a["id"], b["id"]))
     actors: dict[str, dict[str, Any]] = {}
     for role in roles:
         row = actors.setdefault(_norm(role["actor"]), {
@@ -192,32 +186,36 @@ def roles_matrix(board: Board) -> dict[str, Any]:
     rows = sorted(actors.values(), key=lambda r: _norm(r["actor"]))
     for row in rows:
         row["cells"] = [row["cells"][room["id"]] for room in rooms]
-    return {"rooms": rooms, "rows": rows, "conflicts": conflicts, "flagged": flagged}
+    matrix = {"rooms": rooms, "rows": rows, "conflicts": conflicts, "flagged": flagged}
+    models.keep("roles", board.seq, matrix)
+    return matrix
 
 
 # -- likely duplicates -----------------------------------------------------------------------
 
 
 def suggestions(board: Board, limit: int = 8) -> list[dict[str, Any]]:
-    """Pairs of items from different rooms whose texts are alike, most alike first."""
-    merged = merged_items(board)
-    items = [i for i in board.live(ITEM) if i["id"] not in merged]
-    texts = [utils.default_process(i["text"]) for i in items]
+    """Pairs of items from different rooms whose texts are alike, most alike first.
+
+    Read from the board's index (``follow.py``), which compared each item once when
+    it arrived: this costs the pairs found, never the items squared, and is kept
+    until the board changes.
+    """
+    models = follow.models(board)
+    kept: list[dict[str, Any]] | None = models.cached(f"suggestions:{limit}", board.seq)
+    if kept is not None:
+        return kept
     pairs: list[dict[str, Any]] = []
-    for x, a in enumerate(items):
-        if not texts[x]:
+    for a_id, b_id, score in models.duplicates.best(limit):
+        a, b = board.entities.get(f"{ITEM}:{a_id}"), board.entities.get(f"{ITEM}:{b_id}")
+        if a is None or b is None:
             continue
-        # WRatio weighs whole, partial and word-order matches; each item's few best
-        # matches are enough to rank the pairs, and keep a big board cheap.
-        alike = process.extract(texts[x], texts, scorer=fuzz.WRatio, processor=None,
-                                score_cutoff=DUPLICATE_SCORE, limit=NEIGHBOURS)
-        for _, score, y in alike:
-            b = items[y]
-            if y <= x or a["room"] == b["room"]:
-                continue
-            pairs.append({"items": [a, b], "score": round(score)})
+        if (b["created_at"], b["id"]) < (a["created_at"], a["id"]):
+            a, b = b, a
+        pairs.append({"items": [a, b], "score": round(score)})
     pairs.sort(key=lambda p: (-p["score"], p["items"][0]["created_at"]))
-    return pairs[:limit]
+    models.keep(f"suggestions:{limit}", board.seq, pairs)
+    return pairs
 
 
 def room_counts(board: Board, presence: dict[str, int]) -> dict[str, dict[str, int]]:

@@ -15,7 +15,7 @@ import orjson
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, live, moderation
+from facilitation import errors, follow, live, moderation
 from facilitation.domain import (
     PLENARY_VIEWS,
 )
@@ -62,6 +62,8 @@ def live_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
             items_by_room.setdefault(action.rooms[0], []).append(action)
     context.update(
         suggestions=suggestions(board),
+        # Items still to compare: the region shows what is found so far and asks again.
+        comparing=follow.pending(board),
         items_by_room=items_by_room,
         merges=[a for a in context["actions"] if a.kind == "merge"],
         view_names=VIEW_NAMES,
@@ -100,6 +102,7 @@ async def moderate_page(request: Request) -> Response:
         return redirect
     services, board = await _organiser(request)
     presence = await services.presence.counts(event_id)
+    await follow.settle(board)
     context = live_context(board, presence)
     context["links"] = access_links(services, board, secrets)
     return services.renderer.page(request, "moderate.html", context)
@@ -108,7 +111,9 @@ async def moderate_page(request: Request) -> Response:
 async def live_fragment(request: Request) -> Response:
     """The live region, fetched by the page when its socket says the event changed."""
     services, board = await _organiser(request)
-    context = live_context(board, await services.presence.counts(board.event_id))
+    presence = await services.presence.counts(board.event_id)
+    await follow.settle(board)
+    context = live_context(board, presence)
     return HTMLResponse(services.renderer.render("moderate/live.html", **context))
 
 
@@ -118,6 +123,7 @@ async def _done(request: Request, services: Services, event_id: str,
     if not is_htmx(request):
         return RedirectResponse(f"/e/{event_id}/moderate", status_code=303)
     board = await services.board(event_id)
+    await follow.settle(board)
     context = live_context(board, services.presence.last.get(event_id, {}))
     html = services.renderer.render("moderate/live.html", **context, oob=True)
     html += services.renderer.render("partials/broadcast.html", **context, oob=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from facilitation import errors, moderation
+from facilitation import errors, follow, moderation
 from facilitation.domain import MESSAGE, PLENARY, TIMER, public
 from facilitation.plenary import actions, room_counts, suggestions
 from facilitation.schemas import (
@@ -112,6 +112,9 @@ async def delete_merge(request: Request) -> Response:
 async def merge_suggestions(request: Request) -> Response:
     services, event_id = await _moderator(request)
     board = await services.board(event_id)
+    # An API client waits for the comparisons to be complete (the server answers
+    # others meanwhile, see follow.py), up to 10 s of a flood of new items.
+    await follow.settle(board, wait=10.0)
     return ORJSONResponse([
         {"items": [p["items"][0]["id"], p["items"][1]["id"]],
          "texts": [p["items"][0]["text"], p["items"][1]["text"]],

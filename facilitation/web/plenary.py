@@ -16,7 +16,7 @@ import segno
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, live
+from facilitation import errors, follow, live
 from facilitation.domain import EVENT, ITEM, MERGE, MESSAGE, PLENARY, ROLE, ROOM, TIMER, VOTE
 from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
 from facilitation.security import ORGANISER, check_socket_origin, resolve
@@ -134,6 +134,13 @@ async def _access(request: Request | WebSocket) -> tuple[Services, Board]:
     return services, await services.board(event_id)
 
 
+async def _settle_roles(board: Board) -> None:
+    """The roles view reads alike responsibilities: compared in slices, off the clock
+    of everyone else (``follow.py``); the board shows what is compared so far."""
+    if board.singleton(PLENARY).get("view") == "roles":
+        await follow.settle(board)
+
+
 async def plenary_page(request: Request) -> Response:
     services = services_of(request)
     event_id = request.path_params["event"]
@@ -142,6 +149,7 @@ async def plenary_page(request: Request) -> Response:
         return redirect
     services, board = await _access(request)
     presence = await services.presence.counts(board.event_id)
+    await _settle_roles(board)
     return services.renderer.page(request, "plenary.html", board_context(board, presence))
 
 
@@ -149,6 +157,7 @@ async def view_fragment(request: Request) -> Response:
     """The board's current view, fetched by the page when its socket says it changed."""
     services, board = await _access(request)
     presence = await services.presence.counts(board.event_id)
+    await _settle_roles(board)
     return HTMLResponse(services.renderer.render("plenary/view.html",
                                                  **board_context(board, presence)))
 
