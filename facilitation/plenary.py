@@ -66,12 +66,13 @@ def actions(board: Board, sort: str = "time") -> list[Action]:
     merged = merged_items(board)
     given = voters(board)
     out: list[Action] = []
-    for item in board.live(ITEM):
+    live_items = board.live(ITEM)
+    for item in live_items:
         if item["id"] in merged:
             continue
         out.append(Action("item", item, [item["room"]], list(item.get("goals", [])),
                           len(given.get(item["id"], ()))))
-    items = {i["id"]: i for i in board.live(ITEM)}
+    items = {i["id"]: i for i in live_items}
     for merge in board.live(MERGE):
         sources = [items[i] for i in merge["items"] if i in items]
         goals = list(dict.fromkeys(
@@ -220,13 +221,13 @@ def suggestions(board: Board, limit: int = 8) -> list[dict[str, Any]]:
 
 def room_counts(board: Board, presence: dict[str, int]) -> dict[str, dict[str, int]]:
     """Per room: live items, roles, and people present now."""
-    out = {}
-    for room in board.event.get("rooms", []):
-        out[room["id"]] = {
-            "items": len(board.live(ITEM, room["id"])),
-            "roles": len(board.live(ROLE, room["id"])),
-            "present": presence.get(room["id"], 0),
-        }
+    out = {room["id"]: {"items": 0, "roles": 0, "present": presence.get(room["id"], 0)}
+           for room in board.event.get("rooms", [])}
+    # One pass over the board, not two per room.
+    for key, entity in board.entities.items():
+        kind = key.partition(":")[0]
+        if kind in (ITEM, ROLE) and not entity.get("deleted") and entity.get("room") in out:
+            out[entity["room"]]["items" if kind == ITEM else "roles"] += 1
     return out
 
 

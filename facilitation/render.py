@@ -136,6 +136,21 @@ class Renderer:
             self._entries.move_to_end(key)
         return html
 
+    def fragment(self, name: str, key: tuple[Any, ...], **context: Any) -> Markup:
+        """``name`` rendered once per ``key`` (which must name everything it shows, the
+        language included) and kept with the entries: a page of thousands of parts
+        joins them instead of rendering each again (the moderator's items)."""
+        full = ("fragment", name, *key)
+        html = self._entries.get(full)
+        if html is None:
+            html = self.render(name, **context)
+            self._entries[full] = html
+            if len(self._entries) > ENTRY_CACHE_SIZE:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(full)
+        return Markup(html)  # noqa: S704 - rendered, and so escaped, by the template
+
     # -- pushes ------------------------------------------------------------------------
 
     def frame(self, change: Change, board: Board, view: str) -> str | None:

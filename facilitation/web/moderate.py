@@ -12,10 +12,11 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, follow, live, moderation
+from facilitation import errors, follow, i18n, live, moderation
 from facilitation.domain import (
     PLENARY_VIEWS,
 )
@@ -54,8 +55,19 @@ VIEW_NAMES = {
 }
 
 
-def live_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
+def live_context(board: Board, presence: dict[str, int], renderer: Renderer) -> dict[str, Any]:
     context = board_context(board, presence)
+    event, base = context["event"], f"/e/{board.event_id}/moderate"
+
+    def mod_item(action: Any) -> Markup:
+        # Everything the item shows is in the key: its version, its votes, the event's
+        # goals (the event's version) and the language (the page's, when it renders).
+        lang = i18n.current()
+        key = (board.event_id, action.id, action.entity["version"], action.votes,
+               event.get("version"), lang)
+        return renderer.fragment("moderate/item.html", key, action=action, event=event,
+                                 base=base, lang=lang)
+
     items_by_room: dict[str, list[Any]] = {}
     for action in context["actions"]:
         if action.kind == "item":
@@ -69,7 +81,8 @@ def live_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
         view_names=VIEW_NAMES,
         views=PLENARY_VIEWS,
         new_id=lambda: uuid.uuid4(),
-        base=f"/e/{board.event_id}/moderate",
+        mod_item=mod_item,
+        base=base,
         **refresh(board.event_id, board.seq),
     )
     return context
@@ -103,7 +116,7 @@ async def moderate_page(request: Request) -> Response:
     services, board = await _organiser(request)
     presence = await services.presence.counts(event_id)
     await follow.settle(board)
-    context = live_context(board, presence)
+    context = live_context(board, presence, services.renderer)
     context["links"] = access_links(services, board, secrets)
     return services.renderer.page(request, "moderate.html", context)
 
@@ -113,7 +126,7 @@ async def live_fragment(request: Request) -> Response:
     services, board = await _organiser(request)
     presence = await services.presence.counts(board.event_id)
     await follow.settle(board)
-    context = live_context(board, presence)
+    context = live_context(board, presence, services.renderer)
     return HTMLResponse(services.renderer.render("moderate/live.html", **context))
 
 
@@ -124,7 +137,7 @@ async def _done(request: Request, services: Services, event_id: str,
         return RedirectResponse(f"/e/{event_id}/moderate", status_code=303)
     board = await services.board(event_id)
     await follow.settle(board)
-    context = live_context(board, services.presence.last.get(event_id, {}))
+    context = live_context(board, services.presence.last.get(event_id, {}), services.renderer)
     html = services.renderer.render("moderate/live.html", **context, oob=True)
     html += services.renderer.render("partials/broadcast.html", **context, oob=True)
     if fresh_merge_form:
