@@ -27,6 +27,7 @@ from facilitation.services import Services
 from facilitation.web import (
     api,
     create,
+    followup_pages,
     language,
     moderate,
     moderation_api,
@@ -162,6 +163,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
     plenary.install(renderer, services.presence)
     moderate.install(renderer, services.presence)
     votes.install(renderer)
+    followup_pages.install(renderer)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -176,6 +178,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         *api.routes(),
         *outcomes_web.routes(),
         *followup_api.routes(),
+        *followup_pages.routes(),
         *pages.routes(),
         *moderation_api.routes(),
         *plenary.routes(),

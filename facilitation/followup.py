@@ -18,14 +18,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from rapidfuzz import fuzz, process, utils
-
 from facilitation.domain import ITEM, MERGE, OWNER, PROGRESS, Board, Entity
 from facilitation.plenary import Action, actions
-
-# How alike two owner names must be (rapidfuzz WRatio, 0-100) to be shown side by side
-# as likely one owner: "Port of Bergen" / "Bergen Port" / "port of bergen authority".
-SAME_OWNER_SCORE = 85
+from facilitation.similarity import alike_names
 
 # Statuses that end an action: never overdue, and "done" counts as 100 %.
 CLOSED = ("done", "dropped")
@@ -249,27 +244,15 @@ def plan_owners(board: Board, same: list[list[str]]) -> OwnerPlan:
 
 
 def likely_same(board: Board, limit: int = 20) -> list[dict[str, Any]]:
-    """Pairs of owner names that likely mean one owner (not yet joined), most alike first.
+    """Spellings that likely mean one owner and are not yet one, to show side by side.
 
-    Owners are few (dozens, not thousands), so scoring every name against the others
-    is cheap; it uses the same rapidfuzz scoring as the plenary's duplicate suggestions.
-    """
-    names = spellings(board)
+    The plenary's name matching (``similarity.alike_names``): case, spaces and
+    punctuation never matter, small typos and word order neither; each name costs a
+    bounded number of comparisons."""
     by_key = owner_by_key(board)
-    keys = list(names)
-    texts = [utils.default_process(names[k]) for k in keys]
-    pairs: list[dict[str, Any]] = []
-    for x, text in enumerate(texts):
-        if not text:
-            continue
-        alike = process.extract(text, texts, scorer=fuzz.WRatio, processor=None,
-                                score_cutoff=SAME_OWNER_SCORE, limit=12)
-        for _, score, y in alike:
-            if y <= x:
-                continue
-            a, b = by_key.get(keys[x]), by_key.get(keys[y])
-            if a is not None and b is not None and a["id"] == b["id"]:
-                continue  # already one owner
-            pairs.append({"names": [names[keys[x]], names[keys[y]]], "score": round(score)})
-    pairs.sort(key=lambda p: (-p["score"], p["names"]))
-    return pairs[:limit]
+    out = []
+    for group in alike_names(spellings(board).values()):
+        owners_of = {by_key[norm(n)]["id"] if norm(n) in by_key else norm(n) for n in group}
+        if len(owners_of) > 1:
+            out.append({"names": group})
+    return out[:limit]

@@ -116,6 +116,7 @@ def links(services: Services, board: Board, secrets: Secrets) -> list[dict[str, 
         out.append({
             "id": owner["id"], "name": owner["name"], "keys": owner.get("keys", []),
             "actions": sum(1 for f in mine.values() if owner["id"] in f.owners),
+            "action_ids": [f.id for f in mine.values() if owner["id"] in f.owners],
             "url": owner_url(services, board.event_id, owner["id"], token), "token": token,
         })
     return out

@@ -142,13 +142,15 @@
     var op = form.getAttribute("data-outbox");
     var fields = fieldsOf(data);
     var entity = op === "create" ? fields.id : form.getAttribute("data-entity");
-    if (!entity || !kindOf(form.getAttribute("action") || "")) return false;
+    // A form may name its kind (the owner's follow-up page: "progress"); its entry is #<kind>-<id>.
+    var kind = form.getAttribute("data-kind") || kindOf(form.getAttribute("action") || "");
+    if (!entity || !kind) return false;
     var entry = {
       id: op === "create" ? entity : uuid4(),
       order: Date.now() + (counter++ % 1000) / 1000,
       url: form.getAttribute("action"),
       body: new URLSearchParams(data).toString(),
-      kind: kindOf(form.getAttribute("action") || ""),
+      kind: kind,
       op: op,
       entity: entity,
       fields: fields,

@@ -1,0 +1,258 @@
+"""Follow-up in the browser: the owner's page (phone first, no account) and the organiser's.
+
+The owner opens their link: their actions, each a small form (status, progress, note,
+a new due date) saved through the room page's outbox (``static/outbox.js``: kept on
+the device until the server has it, resent after a reconnect, a stale version shown
+with a way to apply it on top). Each report is a change in the event's log, so the
+owner's other screens, the organiser's follow-up page and the plenary's "follow-up"
+view update live. Without JavaScript every form is a plain POST and a redirect back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from markupsafe import Markup
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from facilitation import errors, followup, i18n, live
+from facilitation.domain import EVENT, ITEM, MERGE, OWNER, PROGRESS, ROOM
+from facilitation.followup_writes import links, open_followup, report, rotate_owner, today
+from facilitation.schemas import TEXT_MAX, ProgressPatch, parse
+from facilitation.security import check_socket_origin, resolve
+from facilitation.web.api import parse_after, parse_epoch, services_of
+from facilitation.web.followup import owner_of, progress_fields
+from facilitation.web.pages import claim_link, is_htmx, require_same_origin
+from facilitation.web.plenary import refresh as plenary_refresh
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.websockets import WebSocket
+
+    from facilitation.domain import Board, Change
+    from facilitation.render import Renderer
+    from facilitation.security import Access
+    from facilitation.services import Services
+
+OWNER_VIEW = "owner"
+ORGANISER_VIEW = "followup"
+
+
+def card(renderer: Renderer, board: Board, f: followup.FollowedAction, base: str,
+         oob: bool = False) -> str:
+    """One action on the owner's page (``followup/action.html``): pushes and answers too."""
+    return renderer.render("followup/action.html", a=followup.action_json(board, f, today()),
+                           base=base, oob=oob, note_max=TEXT_MAX)
+
+
+def install(renderer: Renderer) -> None:
+    """Teach the renderer the follow-up pushes (the owner's page, the organiser's page,
+    and the plenary board's "follow-up" view)."""
+
+    def owner_push(change: Change, board: Board, owner: str) -> str:
+        found = followup.find(board, change.data["id"])
+        if found is None or owner not in found.owners:
+            return ""
+        return card(renderer, board, found, f"/e/{board.event_id}/o/{owner}", oob=True)
+
+    renderer.pushes[(PROGRESS, OWNER_VIEW)] = owner_push
+
+    def marker(refresh_of: Any) -> Any:
+        def push(change: Change, board: Board, _: str) -> str:
+            return renderer.render("partials/refresh.html",
+                                   **refresh_of(board.event_id, board.seq), oob=True)
+        return push
+
+    organiser = marker(refresh)
+    for kind in (PROGRESS, OWNER, ITEM, MERGE, EVENT, ROOM):
+        renderer.pushes[(kind, ORGANISER_VIEW)] = organiser
+    board_marker = marker(plenary_refresh)
+    for kind in (PROGRESS, OWNER):
+        renderer.pushes[(kind, "plenary")] = board_marker
+
+
+def refresh(event_id: str, seq: int) -> dict[str, Any]:
+    return {"refresh_id": "fu-dirty", "refresh_url": f"/e/{event_id}/follow-up/live",
+            "refresh_target": "fu-live", "seq": seq}
+
+
+# -- the owner's page ------------------------------------------------------------------
+
+
+async def _owner(request: Request | WebSocket) -> tuple[Services, Access, Board, dict[str, Any]]:
+    services = services_of(request)
+    event_id = request.path_params["event"]
+    access = resolve(request, event_id, await services.secrets(event_id))
+    board = await services.board(event_id)
+    owner = owner_of(board, request.path_params["owner"], access)
+    return services, access, board, owner
+
+
+async def owner_page(request: Request) -> Response:
+    services = services_of(request)
+    event_id = request.path_params["event"]
+    redirect = claim_link(request, event_id, await services.secrets(event_id))
+    if redirect is not None:
+        return redirect
+    services, access, board, owner = await _owner(request)
+    base = f"/e/{event_id}/o/{owner['id']}"
+    # Each card is rendered (and escaped) by its own template, as pushes render it.
+    cards = [Markup(card(services.renderer, board, f, base))  # noqa: S704
+             for f in followup.of_owner(board, owner["id"])]
+    return services.renderer.page(request, "followup/owner.html", {
+        "event": board.event, "owner": owner, "cards": cards, "base": base, "seq": board.seq,
+        "epoch": board.event.get("epoch", ""), "heartbeat": services.settings.heartbeat_seconds,
+    })
+
+
+def form_body(form: Any) -> bytes:
+    """The form's fields as ``PATCH …/progress``'s JSON body: one validation for both."""
+    body: dict[str, Any] = {}
+    for name in ("status", "note"):
+        if name in form:
+            body[name] = str(form.get(name))
+    for name in ("version", "progress"):
+        if name in form:
+            raw = str(form.get(name)).strip()
+            body[name] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 16 else raw
+    if "due" in form:
+        body["due"] = str(form.get("due")) or None
+    return orjson.dumps(body)
+
+
+async def owner_report(request: Request) -> Response:
+    """A report from the owner's page (the outbox sends it; without JS a plain POST)."""
+    services, access, board, owner = await _owner(request)
+    require_same_origin(request)
+    base = f"/e/{board.event_id}/o/{owner['id']}"
+    i18n.use(i18n.choose(request, board.event))
+    form = await request.form()
+    try:
+        patch = parse(ProgressPatch, form_body(form))
+        _, board = await report(services, board.event_id, request.path_params["id"],
+                                       access, patch, progress_fields(patch))
+    except (errors.Conflict, errors.Unprocessable, errors.BadRequest,
+            errors.Forbidden, errors.NotFound) as error:
+        if not is_htmx(request):
+            raise
+        # The outbox keeps the report and shows this reason with a way out (for a stale
+        # version: apply it on top of the saved one, as on the room page).
+        html = services.renderer.render("followup/refused.html", message=error.message)
+        return HTMLResponse(html, status_code=error.status)
+    if not is_htmx(request):
+        return RedirectResponse(base, status_code=303)
+    found = followup.find(board, request.path_params["id"])
+    html = card(services.renderer, board, found, base, oob=True) if found else ""
+    html += services.renderer.render("partials/toast.html", message=i18n.N_("Saved."), kind="ok")
+    return HTMLResponse(html)
+
+
+async def owner_socket(websocket: WebSocket) -> None:
+    services = services_of(websocket)
+    check_socket_origin(websocket, services.settings)
+    services, access, board, owner = await _owner(websocket)
+    after = parse_after(websocket.query_params.get("after"))
+    epoch = parse_epoch(websocket.query_params.get("epoch"))
+    await websocket.accept()
+    view = f"{OWNER_VIEW}:{owner['id']}@{i18n.choose(websocket, board.event)}"
+    await live.stream(websocket, services, board.event_id, view, None, after, epoch,
+                      access=access)
+
+
+# -- the organiser's follow-up page ----------------------------------------------------------
+
+
+async def _organiser(request: Request | WebSocket) -> tuple[Services, Board]:
+    services = services_of(request)
+    event_id = request.path_params["event"]
+    access = resolve(request, event_id, await services.secrets(event_id))
+    board = await services.board(event_id)
+    if not access.may_moderate:
+        raise errors.Forbidden("The follow-up page opens with the organiser's link only.")
+    return services, board
+
+
+def live_context(board: Board) -> dict[str, Any]:
+    return {
+        "event": {**board.event, "id": board.event_id},
+        "summary": followup.summary(board, today()),
+        "room_names": {r["id"]: r["name"] for r in board.event.get("rooms", [])},
+        **refresh(board.event_id, board.seq),
+    }
+
+
+async def organiser_page(request: Request) -> Response:
+    services = services_of(request)
+    event_id = request.path_params["event"]
+    secrets = await services.secrets(event_id)
+    redirect = claim_link(request, event_id, secrets)
+    if redirect is not None:
+        return redirect
+    services, board = await _organiser(request)
+    context = live_context(board)
+    context.update(
+        links=links(services, board, await services.secrets(event_id)),
+        likely=followup.likely_same(board), spellings=sorted(followup.spellings(board).values(),
+                                                             key=str.casefold),
+        base=f"/e/{event_id}/follow-up", heartbeat=services.settings.heartbeat_seconds,
+        rotated=request.query_params.get("rotated", ""),
+    )
+    return services.renderer.page(request, "followup/organiser.html", context)
+
+
+async def organiser_live(request: Request) -> Response:
+    services, board = await _organiser(request)
+    return HTMLResponse(services.renderer.render("followup/live.html", **live_context(board)))
+
+
+async def open_form(request: Request) -> Response:
+    """Create (or bring up to date) the owners' links; ``same`` joins the ticked names."""
+    services, board = await _organiser(request)
+    require_same_origin(request)
+    form = await request.form()
+    names = [str(n) for n in form.getlist("same") if str(n).strip()]
+    if len(names) == 1:
+        raise errors.Unprocessable("Tick at least two names to join them into one owner.")
+    if any(len(n) > 200 for n in names) or len(names) > 50:
+        raise errors.Unprocessable("Join at most 50 names of at most 200 characters.")
+    await open_followup(services, board.event_id, [names] if names else [])
+    return RedirectResponse(f"/e/{board.event_id}/follow-up#links", status_code=303)
+
+
+async def rotate_form(request: Request) -> Response:
+    services, board = await _organiser(request)
+    require_same_origin(request)
+    owner = request.path_params["owner"]
+    if not any(o["id"] == owner for o in followup.owners(board)):
+        raise errors.NotFound("There is no such owner in this event.")
+    await rotate_owner(services, board.event_id, owner)
+    return RedirectResponse(f"/e/{board.event_id}/follow-up?rotated={owner}#links",
+                            status_code=303)
+
+
+async def organiser_socket(websocket: WebSocket) -> None:
+    services = services_of(websocket)
+    check_socket_origin(websocket, services.settings)
+    services, board = await _organiser(websocket)
+    access = resolve(websocket, board.event_id, await services.secrets(board.event_id))
+    after = parse_after(websocket.query_params.get("after"))
+    await websocket.accept()
+    await live.stream(websocket, services, board.event_id, ORGANISER_VIEW, None, after,
+                      access=access)
+
+
+def routes() -> list[Route | WebSocketRoute]:
+    owner = "/e/{event}/o/{owner}"
+    organiser = "/e/{event}/follow-up"
+    return [
+        Route(owner, owner_page),
+        Route(f"{owner}/progress/{{id}}", owner_report, methods=["POST"]),
+        WebSocketRoute(f"{owner}/live", owner_socket),
+        Route(organiser, organiser_page),
+        Route(f"{organiser}/live", organiser_live),
+        WebSocketRoute(f"{organiser}/live", organiser_socket),
+        Route(f"{organiser}/open", open_form, methods=["POST"]),
+        Route(f"{organiser}/owners/{{owner}}/token", rotate_form, methods=["POST"]),
+    ]
