@@ -1,4 +1,4 @@
-"""``facilitation serve | create-event | export | import``: the command line."""
+"""``facilitation serve | create-event | export | import | follow-up``: the command line."""
 
 from __future__ import annotations
 
@@ -244,6 +244,30 @@ def import_(args: argparse.Namespace) -> int:
     return 0
 
 
+def follow_up(args: argparse.Namespace) -> int:
+    """Open follow-up (as the organiser's page does) and print each owner's link to send."""
+    from facilitation import errors
+    from facilitation.followup_writes import links, open_followup
+
+    same = [[n.strip() for n in group.split(";") if n.strip()] for group in args.same or []]
+
+    async def job(services: Any) -> list[dict[str, Any]]:
+        board, secrets = await open_followup(services, args.event, same)
+        return links(services, board, secrets)
+
+    settings, _ = config.with_secrets(config.from_environ())
+    try:
+        owners = asyncio.run(_with_services(settings, job))
+    except errors.HTTPError as error:
+        print(f"facilitation: {error.message}", file=sys.stderr)
+        return 1
+    print()
+    for owner in owners:
+        print(f"  {owner['name']} ({owner['actions']}): {owner['url']}")
+    print()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facilitation", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -282,6 +306,13 @@ def main(argv: list[str] | None = None) -> int:
     load = commands.add_parser("import", help="recreate an event from its outcomes.json")
     load.add_argument("file", help="an outcomes.json export")
     load.set_defaults(func=import_)
+
+    follow = commands.add_parser(
+        "follow-up", help="give every owner of an action a follow-up link; print the links")
+    follow.add_argument("event", help="the event id")
+    follow.add_argument("--same", action="append", metavar='"NAME; NAME"',
+                        help="spellings that mean one owner, separated by ';' (repeat per owner)")
+    follow.set_defaults(func=follow_up)
 
     args = parser.parse_args(argv)
     return int(args.func(args))
