@@ -1,11 +1,14 @@
-"""Per-worker fan-out: one broker subscription and one render per change, per event.
+"""Per-worker fan-out: one broker subscription and one encoding per change, per event.
 
 A worker holds one ``EventHub`` for each event that has open sockets on it. The
 hub reads the event's broker channel, keeps the event's board current, fills any
-gap in the sequence from the store (pub/sub is at-most-once), renders each
-change once per view that someone is watching, and hands the same frame object
-to every local socket that may see it. Sockets never subscribe to the broker
-themselves.
+gap in the sequence from the store (pub/sub is at-most-once), encodes each
+change once per view that someone is watching, and writes the same bytes to
+every local socket of the change's room (and to those that see every room).
+Sockets never subscribe to the broker themselves, and never read the store on
+their own: a socket that (re)connects is caught up from the hub's window of
+recent changes, or past it from store pages the hub reads once for everyone
+(``replay.py``).
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from facilitation.broker import RESYNC
 from facilitation.domain import ACCESS, Board, Change
+from facilitation.replay import PAGE, WINDOW, History, Slot, Window, page_end, visible
 from facilitation.security import still_valid
 from facilitation.store import channel
 from facilitation.wsproto import DirectWriter, text_frame
@@ -46,18 +49,18 @@ Beat = Callable[[str, int], "str | None"]
 
 @dataclass(eq=False)
 class Listener:
-    """One open socket's place in a hub: what it may see and what waits to be sent."""
+    """One open socket's place in a hub: what it may see and how far it has got."""
 
     view: str
     room: str | None  # None: every room (plenary, organiser)
     last: int  # highest seq this socket has been sent (or skipped as not its business)
     limit: int = 1000
-    # Set once the socket has caught up, when the server offers direct writes:
-    # from then on the hub writes encoded frames straight to its transport, beats
-    # it when the link is quiet and closes it, and the socket needs no task of its own.
+    # When the server offers direct writes, the hub writes encoded frames straight to
+    # the socket's transport once it has caught up, beats it when the link is quiet
+    # and closes it: the socket needs no task of its own.
     direct: DirectWriter | None = None
+    # Caught up: the hub sends it each change as it comes (directly, or by waking its pump).
     live: bool = False
-    pending: deque[tuple[int, str]] = field(default_factory=deque)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
     closed_reason: str = ""
@@ -76,15 +79,6 @@ class Listener:
     def may_see(self, change: Change) -> bool:
         return self.room is None or change.room is None or change.room == self.room
 
-    def offer(self, seq: int, frame: str) -> None:
-        if self.closed_reason:
-            return
-        if len(self.pending) >= self.limit:
-            self.overflow()
-        else:
-            self.pending.append((seq, frame))
-            self.wakeup.set()
-
     def write(self, seq: int, frame: bytes) -> None:
         """The direct path: no task, no queue, the same bytes for every socket."""
         assert self.direct is not None
@@ -94,8 +88,8 @@ class Listener:
             self.last = seq
 
     def overflow(self) -> None:
-        # Too far behind: stop buffering; the socket is closed and the page
-        # catches up from the store when it reconnects.
+        # Too far behind: stop sending; the socket is closed and the page catches
+        # up when it reconnects.
         self.overflowed = True
         self.close("too far behind; reconnect to catch up", CLOSE_TRY_AGAIN)
 
@@ -106,7 +100,6 @@ class Listener:
         self.closed_reason = reason
         self.close_code = code
         self.live = False
-        self.pending.clear()
         self.wakeup.set()
         if self.closer is not None:
             self.closer(code, reason)
@@ -120,9 +113,14 @@ class Listener:
         return self.close_code == CLOSE_REVOKED
 
 
+# How a socket without a direct writer is sent frames (awaited, in order).
+Send = Callable[[list[bytes]], Awaitable[None]]
+
+
 class EventHub:
     def __init__(self, event_id: str, store: Store, broker: Broker, render: Render,
-                 beat: Beat | None = None, beat_seconds: float = 20.0) -> None:
+                 beat: Beat | None = None, beat_seconds: float = 20.0,
+                 window: int = WINDOW) -> None:
         self.event_id = event_id
         self.store = store
         self.broker = broker
@@ -131,12 +129,17 @@ class EventHub:
         self.beat_seconds = beat_seconds
         self._beat_timer: asyncio.TimerHandle | None = None
         self.listeners: set[Listener] = set()
+        # Room (None: sockets that see every room) -> view -> its sockets: a change
+        # visits its own room's sockets and the every-room ones, never the others.
+        self._rooms: dict[str | None, dict[str, set[Listener]]] = {}
         self.board = Board(event_id)
+        self.window = Window(1, window)
+        self.history = History(lambda after, limit: store.changes_after(event_id, after, limit))
         self.ready = asyncio.Event()
+        self.stopped = False
         self.failed: BaseException | None = None
         self._task: asyncio.Task[None] | None = None
         self._catching_up = asyncio.Lock()
-        self.on_change: list[Callable[[Change], None]] = []
         self._rechecks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -150,6 +153,23 @@ class EventHub:
             self._beat_timer = asyncio.get_running_loop().call_later(
                 self.beat_seconds, self._heartbeat)
 
+    def add(self, listener: Listener) -> None:
+        self.listeners.add(listener)
+        self._rooms.setdefault(listener.room, {}).setdefault(listener.view, set()).add(listener)
+
+    def remove(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+        views = self._rooms.get(listener.room)
+        if views is None:
+            return
+        members = views.get(listener.view)
+        if members is not None:
+            members.discard(listener)
+            if not members:
+                del views[listener.view]
+        if not views:
+            del self._rooms[listener.room]
+
     def _heartbeat(self) -> None:
         """Every live page gets its resume marker again: browsers never show a
         websocket ping to scripts, so this is how a page tells a quiet link from
@@ -160,7 +180,7 @@ class EventHub:
         encoded: dict[tuple[str, int], bytes | None] = {}
         for listener in self.listeners:
             if not listener.live or listener.direct is None:
-                continue  # a socket still catching up beats itself (live.py)
+                continue  # a socket still catching up, or on its own pump, beats itself
             key = (listener.view, listener.last)
             if key not in encoded:
                 frame = self.beat(*key)
@@ -170,10 +190,12 @@ class EventHub:
                 listener.direct.write(beat)
 
     async def stop(self) -> None:
+        self.stopped = True
         if self._beat_timer is not None:
             self._beat_timer.cancel()
         for task in list(self._rechecks):
             task.cancel()
+        self.history.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -190,12 +212,13 @@ class EventHub:
                 if board is None:
                     raise LookupError(f"unknown event {self.event_id}")
                 self.board = board
+                self.window = Window(board.seq + 1, self.window.size)
                 self.ready.set()
                 async for message in subscription:
                     if message == RESYNC:
                         await self._catch_up()
                         continue
-                    change = Change.from_json(message)
+                    change = message if isinstance(message, Change) else Change.from_json(message)
                     if change.seq <= self.board.seq:
                         continue  # already delivered (a duplicate or a gap fill got it)
                     if change.seq > self.board.seq + 1:
@@ -231,53 +254,100 @@ class EventHub:
                 delay = min(delay * 2, 2.0)
 
     async def refresh(self) -> None:
-        """Deliver whatever the store holds beyond this hub's board, once.
-
-        Called by the hub on a gap, and by a socket that says it saw more than
-        the hub has (the broker's message may simply still be on its way).
-        """
+        """Deliver whatever the store holds beyond this hub's board, once (a gap in
+        the broker's messages, or a resync after the broker lost its connection)."""
         async with self._catching_up:
             while True:
-                missed = await self.store.changes_after(self.event_id, self.board.seq, 500)
+                missed = await self.store.changes_after(self.event_id, self.board.seq, PAGE)
                 for change in missed:
                     self._deliver(change)
-                if len(missed) < 500:
+                if len(missed) < PAGE:
                     return
+
+    def _encode(self, slot: Slot, view: str) -> bytes | None:
+        """A change's frame for one view, rendered and encoded once, then kept with it."""
+        frames = slot.frames
+        if view in frames:
+            return frames[view]
+        try:
+            text = self.render(slot.change, self.board, view)
+        except Exception:  # noqa: BLE001 - one bad render must not stop the stream
+            log.exception("render of change %s for %s failed", slot.change.seq, view)
+            text = None
+        frame = frames[view] = None if text is None else text_frame(text)
+        return frame
 
     def _deliver(self, change: Change) -> None:
         if change.seq <= self.board.seq:
             return  # a gap fill and the broker both brought it: deliver once
         self.board.apply(change)
-        frames: dict[str, str | None] = {}
-        encoded: dict[str, bytes] = {}
-        for listener in list(self.listeners):
-            if change.seq <= listener.last or listener.closed_reason:
-                continue
-            if not listener.may_see(change):
-                continue
-            view = listener.view
-            if view not in frames:
-                try:
-                    frames[view] = self.render(change, self.board, view)
-                except Exception:  # noqa: BLE001 - one bad render must not stop the stream
-                    log.exception("render of change %s for %s failed", change.seq, view)
-                    frames[view] = None
-            frame = frames[view]
-            if frame is None:
-                continue
-            if listener.live:
-                if view not in encoded:
-                    encoded[view] = text_frame(frame)
-                listener.write(change.seq, encoded[view])
-            else:
-                listener.offer(change.seq, frame)
+        slot = self.window.add(change)
+        if change.room is None:
+            groups = list(self._rooms.values())
+        else:
+            groups = [g for g in (self._rooms.get(change.room), self._rooms.get(None)) if g]
+        for views in groups:
+            for view, members in list(views.items()):
+                frame: bytes | None = None
+                for listener in list(members):
+                    if not listener.live:
+                        continue  # catching up: it takes this change from the window
+                    if listener.direct is None:
+                        listener.wakeup.set()  # its pump reads the window
+                        continue
+                    if change.seq <= listener.last:
+                        continue
+                    if frame is None:
+                        frame = self._encode(slot, view)
+                        if frame is None:
+                            break  # nothing for this view
+                    listener.write(change.seq, frame)
         if change.kind == ACCESS:
             # A token was rotated (on any worker): its sockets here end at once.
             task = asyncio.create_task(self.revoke_stale())
             self._rechecks.add(task)
             task.add_done_callback(self._rechecks.discard)
-        for callback in self.on_change:
-            callback(change)
+
+    async def catch_up(self, listener: Listener, send: Send | None = None) -> None:
+        """Send the socket every change after ``listener.last`` up to the hub's board.
+
+        Past the window, from store pages shared with every socket that needs them;
+        then, from the window, with no await in between: a direct socket is live
+        from the same loop turn on, so no change can fall between the two. Without
+        a direct writer, ``send`` awaits each batch and the caller loops.
+        """
+        while listener.last + 1 < self.window.start and not listener.closed_reason:
+            number = listener.last // PAGE
+            page = await self.history.page(number, self.window.start - 1)
+            upto = min(page_end(number, page), self.window.start - 1)
+            if upto <= listener.last:
+                raise RuntimeError(f"the store holds less of event {self.event_id} than its hub")
+            after = listener.last
+            frames = [frame for slot in visible(page, listener.room)
+                      if after < slot.change.seq <= upto
+                      and (frame := self._encode(slot, listener.view)) is not None]
+            await self._send(listener, upto, frames, send)
+        if listener.closed_reason:
+            return
+        if send is not None:
+            upto = max(listener.last, self.window.last)
+            frames = self.window.frames(listener.view, listener.room, listener.last, self._encode)
+            await self._send(listener, upto, frames, send)
+            listener.live = not listener.closed_reason
+            return
+        upto, joined = self.window.joined(listener.view, listener.room, listener.last,
+                                          self._encode)
+        _write(listener, upto, joined)
+        listener.live = not listener.closed_reason
+
+    @staticmethod
+    async def _send(listener: Listener, upto: int, frames: list[bytes], send: Send | None) -> None:
+        if send is None:
+            _write(listener, upto, b"".join(frames))
+            return
+        if frames:
+            await send(frames)
+        listener.last = upto
 
     async def revoke_stale(self) -> None:
         """Close every socket whose token is no longer the event's current one."""
@@ -299,6 +369,17 @@ class EventHub:
                 listener.revoke()
 
 
+def _write(listener: Listener, upto: int, frames: bytes) -> None:
+    """Write a catch-up to a direct socket; one that cannot take it is closed (it
+    was leaving already, or it is too far behind), never left half caught up."""
+    if frames:
+        listener.write(upto, frames)
+        if listener.last < upto:
+            listener.close("connection closing")
+    else:
+        listener.last = max(listener.last, upto)
+
+
 class Hubs:
     """The worker's hubs by event, started on first use and stopped when idle."""
 
@@ -310,13 +391,14 @@ class Hubs:
         self.beat = beat
         self.beat_seconds = beat_seconds
         self.idle_seconds = idle_seconds
+        self.window = WINDOW
         self._hubs: dict[str, EventHub] = {}
         self._starting: dict[str, asyncio.Task[EventHub]] = {}
         self._idle: dict[str, asyncio.TimerHandle] = {}
 
     async def get(self, event_id: str) -> EventHub:
         hub = self._hubs.get(event_id)
-        if hub is not None and hub.failed is None:
+        if hub is not None and hub.failed is None and not hub.stopped:
             return hub
         task = self._starting.get(event_id)
         if task is None:
@@ -330,20 +412,29 @@ class Hubs:
 
     async def _start(self, event_id: str) -> EventHub:
         hub = EventHub(event_id, self.store, self.broker, self.render, self.beat,
-                       self.beat_seconds)
+                       self.beat_seconds, self.window)
         await hub.start()
         self._hubs[event_id] = hub
         return hub
 
-    def attach(self, hub: EventHub, listener: Listener) -> None:
-        hub.listeners.add(listener)
-        timer = self._idle.pop(hub.event_id, None)
-        if timer is not None:
-            timer.cancel()
+    async def join(self, event_id: str, listener: Listener) -> EventHub:
+        """The event's running hub, with ``listener`` attached to it.
+
+        Attached in the same loop turn as the hub is found running: a hub that an
+        idle timer stopped meanwhile is never joined (its socket would get nothing).
+        """
+        while True:
+            hub = await self.get(event_id)
+            if not hub.stopped and hub.failed is None and self._hubs.get(event_id) is hub:
+                hub.add(listener)
+                timer = self._idle.pop(event_id, None)
+                if timer is not None:
+                    timer.cancel()
+                return hub
 
     def detach(self, hub: EventHub, listener: Listener) -> None:
-        hub.listeners.discard(listener)
-        if not hub.listeners and hub.event_id not in self._idle:
+        hub.remove(listener)
+        if not hub.listeners and hub.event_id not in self._idle and not hub.stopped:
             loop = asyncio.get_running_loop()
             self._idle[hub.event_id] = loop.call_later(
                 self.idle_seconds, lambda: asyncio.ensure_future(self._stop_if_idle(hub))
@@ -354,9 +445,6 @@ class Hubs:
         if not hub.listeners and self._hubs.get(hub.event_id) is hub:
             del self._hubs[hub.event_id]
             await hub.stop()
-
-    def all(self) -> list[EventHub]:
-        return list(self._hubs.values())
 
     async def close(self) -> None:
         for timer in self._idle.values():

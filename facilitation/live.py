@@ -2,9 +2,11 @@
 
 The same loop serves the API stream (JSON frames) and the pages (htmx
 fragments): only the view differs. A socket attaches to its event's hub
-*before* reading what it missed from the store, so a change stored while it
-connects is either in the replay or in its queue; sequence numbers drop the
-overlap. Nothing is sent twice and nothing is skipped.
+*before* anything is read, and is caught up by the hub from what it keeps for
+every socket (``EventHub.catch_up``): its recent changes in memory, older ones
+from store pages read once for all. The last part of the catch-up and the
+switch to live happen in one loop turn, so nothing is sent twice and nothing
+is skipped.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from facilitation.hub import CLOSE_TRY_AGAIN, Listener
 from facilitation.limits import session_id
 from facilitation.security import still_valid
-from facilitation.wsproto import writer_of
+from facilitation.wsproto import text_of, writer_of
 
 if TYPE_CHECKING:
     from facilitation.hub import EventHub
@@ -29,8 +31,6 @@ if TYPE_CHECKING:
     from facilitation.services import Services
 
 log = logging.getLogger("facilitation.live")
-
-REPLAY_PAGE = 500
 
 # Close codes the pages understand (see static/app.js; the others are in hub.py).
 CLOSE_POLICY = 1008
@@ -80,25 +80,6 @@ async def _stream(
     epoch: str | None,
     access: Access,
 ) -> None:
-    try:
-        hub = await services.hubs.get(event_id)
-        # This worker's hub may trail another worker's by a message in flight, so
-        # only the store can say that the client saw more than there is.
-        beyond = after > hub.board.seq and not await services.store.changes_after(
-            event_id, after - 1, 1)
-    except Exception as failure:  # noqa: BLE001 - the store is unreachable: try again later
-        log.warning("stream for event %s refused: %r", event_id, failure)
-        await _close(websocket, CLOSE_TRY_AGAIN, "store unavailable; reconnect shortly")
-        return
-    current_epoch = str(hub.board.event.get("epoch", ""))
-    if beyond or (epoch and current_epoch and epoch != current_epoch):
-        # The client's board is from a store that was reset or replaced: replaying
-        # onto it would show a wrong board. It loads afresh instead.
-        log.info("event %s: a client at seq %s must reload", event_id, after)
-        await websocket.send_text(
-            services.renderer.reset_frame(view, hub.board.seq, current_epoch))
-        await _close(websocket, CLOSE_POLICY, "reload")
-        return
     listener = Listener(view, room, after, limit=services.settings.socket_buffer,
                         direct=writer_of(websocket.scope), access=access)
     pump: asyncio.Task[None] | None = None
@@ -115,9 +96,18 @@ async def _stream(
             _spawn(_close_within(websocket, code, reason))
 
     listener.closer = close_now
-    services.hubs.attach(hub, listener)
+    try:
+        # Attached before anything is read: from here on the hub keeps every change
+        # this socket may need (in its window, or past it in the store).
+        hub = await services.hubs.join(event_id, listener)
+    except Exception as failure:  # noqa: BLE001 - the store is unreachable: try again later
+        log.warning("stream for event %s refused: %r", event_id, failure)
+        await _close(websocket, CLOSE_TRY_AGAIN, "store unavailable; reconnect shortly")
+        return
     services.sockets.add(listener)
     try:
+        if await _must_reload(websocket, services, hub, view, after, epoch):
+            return
         # A rotation that landed between the handshake's check and the attach above
         # was not seen by the hub for this socket: look once more now.
         await _check_access_again(services, event_id, listener)
@@ -136,6 +126,29 @@ async def _stream(
         services.sockets.discard(listener)
 
 
+async def _must_reload(websocket: WebSocket, services: Services, hub: EventHub, view: str,
+                       after: int, epoch: str | None) -> bool:
+    """True (and the reset frame sent) when the client's board is from a store that
+    was reset or replaced: replaying onto it would show a wrong board, so it loads
+    afresh instead. Also True (and the socket closed) when the store cannot say."""
+    try:
+        # This worker's hub may trail another worker's by a message in flight, so
+        # only the store can say that the client saw more than there is.
+        beyond = after > hub.board.seq and not await services.store.changes_after(
+            hub.event_id, after - 1, 1)
+    except Exception as failure:  # noqa: BLE001 - the store is unreachable: try again later
+        log.warning("stream for event %s refused: %r", hub.event_id, failure)
+        await _close(websocket, CLOSE_TRY_AGAIN, "store unavailable; reconnect shortly")
+        return True
+    current_epoch = str(hub.board.event.get("epoch", ""))
+    if not beyond and not (epoch and current_epoch and epoch != current_epoch):
+        return False
+    log.info("event %s: a client at seq %s must reload", hub.event_id, after)
+    await websocket.send_text(services.renderer.reset_frame(view, hub.board.seq, current_epoch))
+    await _close(websocket, CLOSE_POLICY, "reload")
+    return True
+
+
 async def _check_access_again(services: Services, event_id: str, listener: Listener) -> None:
     try:
         current = await services.store.secrets(event_id)
@@ -147,50 +160,29 @@ async def _check_access_again(services: Services, event_id: str, listener: Liste
 
 
 async def _pump(websocket: WebSocket, services: Services, hub: EventHub, listener: Listener) -> None:
-    """Send what the socket missed and what queues meanwhile; once caught up, hand
-    the socket to the hub's direct path and end (or, without one, keep sending)."""
-    await _replay(websocket, services, hub, listener)
+    """Catch the socket up from what the hub keeps for every socket; on the direct
+    path the hub writes to it from then on and this ends. Without a direct writer
+    (another server than uvicorn), keep sending each change as the hub announces it."""
+    if listener.direct is not None:
+        await hub.catch_up(listener)
+        return
+
+    async def send(frames: list[bytes]) -> None:
+        for frame in frames:
+            await websocket.send_text(text_of(frame))
+
     heartbeat = services.settings.heartbeat_seconds
-    while True:
-        while listener.pending:
-            seq, frame = listener.pending.popleft()
-            if seq <= listener.last:
-                continue
-            await websocket.send_text(frame)
-            listener.last = seq
-        if listener.direct is not None:
-            # Caught up and nothing queued: the hub now writes to this socket
-            # directly (no await between the last check and this switch).
-            listener.live = True
-            return
+    while not listener.closed_reason:
+        listener.wakeup.clear()  # before the catch-up: a change during it wakes us again
+        await hub.catch_up(listener, send)
+        if listener.last < hub.board.seq:
+            continue
         try:
             await asyncio.wait_for(listener.wakeup.wait(), heartbeat)
         except TimeoutError:
             beat = services.renderer.heartbeat_frame(listener.view, listener.last)
             if beat is not None:
                 await websocket.send_text(beat)
-            continue
-        listener.wakeup.clear()
-
-
-async def _replay(websocket: WebSocket, services: Services, hub: EventHub, listener: Listener) -> None:
-    """What the store holds beyond ``listener.last``, up to the hub's board.
-
-    Attached to the hub already: whatever the store holds beyond the hub's board
-    reaches this socket through the hub, in order. So a socket that has seen all
-    the hub has (a reconnect storm's usual case) needs no read from the store.
-    (Its own function, so that what it read is not kept for the socket's life.)
-    """
-    while listener.last < hub.board.seq:
-        missed = await services.store.changes_after(hub.event_id, listener.last, REPLAY_PAGE)
-        for change in missed:
-            if listener.may_see(change):
-                frame = services.renderer.frame(change, hub.board, listener.view)
-                if frame is not None:
-                    await websocket.send_text(frame)
-            listener.last = change.seq
-        if len(missed) < REPLAY_PAGE:
-            return
 
 
 def _pump_ended(task: asyncio.Task[None], listener: Listener, event_id: str) -> None:

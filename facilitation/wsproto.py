@@ -15,7 +15,7 @@ bytes pass the limit is closed (1013) and catches up when it reconnects.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,4 +98,7 @@ def text_frame(text: str) -> bytes:
     return header + payload
 
 
-Writer = Callable[[bytes], bool]
+def text_of(frame: bytes) -> str:
+    """The text of a frame made by ``text_frame``: for sockets sent through ASGI."""
+    length = frame[1] & 0x7F
+    return frame[2 + {126: 2, 127: 8}.get(length, 0):].decode()
