@@ -5,7 +5,6 @@ catch-up is shared (one render per change and view, one store read per page)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from typing import Any
 
