@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from facilitation import config, errors, openapi
+from facilitation.domain import DomainError
 from facilitation.i18n import N_
 from facilitation.limits import SameOriginWrites, WriteLimit
 from facilitation.render import STATIC, Renderer
@@ -108,6 +109,8 @@ def wants_json(conn: HTTPConnection) -> bool:
 
 
 async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
+    if isinstance(exc, DomainError):
+        exc = errors.from_domain(exc)  # a refusal by moderation or the store's rules
     if isinstance(exc, HTTPException) and not isinstance(exc, errors.HTTPError):
         known = {404: errors.NotFound, 405: errors.MethodNotAllowed}
         exc = known.get(exc.status_code, errors.BadRequest)(headers=dict(exc.headers or {}))
@@ -208,6 +211,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
     ]
     handlers: dict[Any, Any] = {
         errors.HTTPError: http_error,
+        DomainError: http_error,
         HTTPException: http_error,
         Exception: server_error,
     }

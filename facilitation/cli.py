@@ -161,6 +161,7 @@ def edit_event(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from facilitation import errors, moderation
+    from facilitation.domain import DomainError
     from facilitation.schemas import EventPatch, GoalEdit, RoomEdit
 
     async def job(services: Any) -> dict[str, Any]:
@@ -184,7 +185,7 @@ def edit_event(args: argparse.Namespace) -> int:
     except ValidationError as error:
         print(f"facilitation: {error.errors()[0]['msg']}", file=sys.stderr)
         return 2
-    except errors.HTTPError as error:
+    except (errors.HTTPError, DomainError) as error:
         print(f"facilitation: {error.message}", file=sys.stderr)
         return 1
     print_event(event)

@@ -117,6 +117,12 @@ class DomainError(Exception):
         self.current = current
 
 
+class Invalid(DomainError):
+    """The request names something that cannot be (an unknown goal, one item to merge)."""
+
+    code = "invalid"
+
+
 class NotFound(DomainError):
     code = "not_found"
 
@@ -174,6 +180,14 @@ class Command:
     # The moderator annotating an item in plenary (goals, agreed) is not a write by the
     # room: it passes a room's lock. Only the organiser's moderation endpoints set it.
     moderated: bool = False
+    # An import restoring an exported event: its votes were judged when they were
+    # given (voting open, within the budget, before a merge), so only what makes a
+    # vote a vote is checked again. Only ``outcomes.transfer`` sets it.
+    imported: bool = False
+    # Token field -> new token, stored by the same atomic append as the change (a
+    # rotation and its ``access`` change; a new room and its join token). Never in
+    # the change, the log or the fingerprint: a retry is matched by its key alone.
+    tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def entity_key(self) -> str:
@@ -193,6 +207,8 @@ def make_command(
     version: int | None = None,
     key: str | None = None,
     moderated: bool = False,
+    tokens: dict[str, str] | None = None,
+    imported: bool = False,
 ) -> Command:
     """Build a command with its idempotency key and body fingerprint.
 
@@ -212,7 +228,8 @@ def make_command(
             key = f"{kind}:{entity_id}:v{version}:{fingerprint}"
         else:
             key = f"{kind}:{entity_id}:deleted"
-    return Command(kind, op, entity_id, room, body, version, key, fingerprint, moderated)
+    return Command(kind, op, entity_id, room, body, version, key, fingerprint, moderated,
+                   imported, dict(tokens or {}))
 
 
 def decide(command: Command, current: Entity | None, room_locked: bool, at: str) -> Entity:
@@ -380,32 +397,68 @@ class Board:
         return bool(self.entities.get(entity_key(ROOM, room), {}).get("locked"))
 
 
+# Token fields: an event's tokens are kept one per field (a SQLite row, a Redis hash
+# field), so writing one never rewrites, or brings back, another.
+ORGANISER_FIELD = "organiser"
+PLENARY_FIELD = "plenary"
+
+
+def join_field(room_id: str) -> str:
+    """The token field of a room's join link."""
+    return f"join:{room_id}"
+
+
+def owner_field(owner_id: str) -> str:
+    """The token field of a follow-up owner's link."""
+    return f"owner:{owner_id}"
+
+
+def access_id(token_field: str) -> str:
+    """The ``access`` entity that announces a rotation of this token field
+    ("plenary", "join-<room id>", "<kind>-<id>"): never the token itself."""
+    return token_field.replace(":", "-", 1)
+
+
 @dataclass
 class Secrets:
-    """An event's tokens. Kept apart from the log: changes are streamed, tokens never."""
+    """An event's tokens, field -> token. Kept apart from the log: changes are
+    streamed, tokens never. Fields: ``organiser``, ``plenary``, ``join:<room id>``,
+    and any kind added later as ``<kind>:<id>`` (see ``store.Store``)."""
 
-    organiser_token: str
-    plenary_token: str
-    join_tokens: dict[str, str] = field(default_factory=dict)
-    # Follow-up: owner id -> that owner's token (facilitation/web/followup.py).
-    owner_tokens: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
 
-    def to_json(self) -> bytes:
-        return orjson.dumps(
-            {"organiser_token": self.organiser_token, "plenary_token": self.plenary_token,
-             "join_tokens": self.join_tokens, "owner_tokens": self.owner_tokens}
-        )
+    @property
+    def organiser_token(self) -> str:
+        return self.tokens.get(ORGANISER_FIELD, "")
 
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> Secrets:
-        d = orjson.loads(raw)
-        return cls(d["organiser_token"], d["plenary_token"], dict(d["join_tokens"]),
-                   dict(d.get("owner_tokens") or {}))
+    @property
+    def plenary_token(self) -> str:
+        return self.tokens.get(PLENARY_FIELD, "")
+
+    @property
+    def join_tokens(self) -> dict[str, str]:
+        """Room id -> join token."""
+        return {f[5:]: t for f, t in self.tokens.items() if f.startswith("join:")}
+
+    @property
+    def owner_tokens(self) -> dict[str, str]:
+        """Follow-up: owner id -> that owner's token (facilitation/web/followup.py)."""
+        return {f[6:]: t for f, t in self.tokens.items() if f.startswith("owner:")}
 
     def copy(self) -> Secrets:
-        return Secrets(self.organiser_token, self.plenary_token, dict(self.join_tokens),
-                       dict(self.owner_tokens))
+        return Secrets(dict(self.tokens))
+
+    @classmethod
+    def from_legacy_json(cls, raw: bytes | str) -> Secrets:
+        """The tokens as stores before one-field-per-token kept them: one JSON blob."""
+        d = orjson.loads(raw)
+        tokens = {ORGANISER_FIELD: d["organiser_token"], PLENARY_FIELD: d["plenary_token"]}
+        tokens.update({join_field(room): token for room, token in d["join_tokens"].items()})
+        tokens.update({owner_field(o): token for o, token in (d.get("owner_tokens") or {}).items()})
+        return cls(tokens)
 
     @classmethod
     def generate(cls, room_ids: list[str]) -> Secrets:
-        return cls(new_token(), new_token(), {room: new_token() for room in room_ids})
+        tokens = {ORGANISER_FIELD: new_token(), PLENARY_FIELD: new_token()}
+        tokens.update({join_field(room): new_token() for room in room_ids})
+        return cls(tokens)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facilitation.i18n import N_
+
+if TYPE_CHECKING:
+    from facilitation.domain import DomainError
 
 
 class HTTPError(Exception):
@@ -74,3 +77,12 @@ class TooManyRequests(HTTPError):
 class ServiceUnavailable(HTTPError):
     status, code = 503, "unavailable"
     message = N_("The server cannot store changes right now; nothing was saved. Try again shortly.")
+
+
+def from_domain(error: DomainError) -> HTTPError:
+    """The HTTP answer to a domain refusal (raised by the store's append or moderation)."""
+    if error.code == "stale_version":
+        return Conflict(error.message, code="stale_version", current=error.current)
+    kinds: dict[str, type[HTTPError]] = {
+        "not_found": NotFound, "conflict": Conflict, "locked": Locked}
+    return kinds.get(error.code, Unprocessable)(error.message)

@@ -9,14 +9,13 @@ sockets on every worker. Tokens are never in the log.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from facilitation import domain, errors, followup
-from facilitation.domain import ACCESS, OWNER, PROGRESS, Appended, make_command
+from facilitation.domain import OWNER, PROGRESS, Appended, make_command
 
 if TYPE_CHECKING:
     from facilitation.domain import Board, Secrets
@@ -45,61 +44,35 @@ async def open_followup(services: Services, event_id: str,
     board = await services.board(event_id)
     live = [o["id"] for o in followup.owners(board)]
     secrets = await issue_tokens(services, event_id, live, drop=list(plan.absorbed))
-    if plan.absorbed:
-        await announce(services, event_id, list(plan.absorbed))
     return await services.board(event_id), secrets
 
 
 async def issue_tokens(services: Services, event_id: str, owners: list[str],
                        drop: list[str]) -> Secrets:
-    """Give every owner in ``owners`` a token if it has none; take ``drop``'s away."""
-    async with services._rotating:  # noqa: SLF001 - the one lock every token write takes
-        secrets = await services.secrets(event_id)
-        tokens = dict(secrets.owner_tokens)
-        missing = [o for o in owners if o not in tokens]
-        gone = [o for o in drop if o in tokens]
-        if not missing and not gone:
-            return secrets
-        for oid in missing:
-            tokens[oid] = domain.new_token()
-        for oid in gone:
-            del tokens[oid]
-        secrets = replace(secrets, owner_tokens=tokens)
-        await services._guard(services.store.save_secrets(event_id, secrets))  # noqa: SLF001
-        return secrets
+    """Give every owner in ``owners`` a token if it has none; take ``drop``'s away.
+
+    The store keeps the first token given to an owner (``add_tokens``), so asking
+    again, on any worker and at the same time, gives the same link. A token taken
+    away goes with the ``access`` change that closes its sockets on every worker."""
+    secrets = await services.secrets(event_id)
+    missing = {domain.owner_field(o): domain.new_token()
+               for o in owners if o not in secrets.owner_tokens}
+    if missing:
+        secrets = await services._guard(  # noqa: SLF001
+            services.store.add_tokens(event_id, missing))
+    gone = [o for o in drop if o in secrets.owner_tokens]
+    for oid in gone:
+        await services.rotate_token(event_id, domain.owner_field(oid), None, revoke=True)
+    return await services.secrets(event_id) if gone else secrets
 
 
 async def rotate_owner(services: Services, event_id: str, owner: str) -> Secrets:
     """A fresh link for one owner: the old one answers 401 and its sockets close."""
-    async with services._rotating:  # noqa: SLF001
-        secrets = await services.secrets(event_id)
-        if owner not in secrets.owner_tokens:
-            raise errors.NotFound("This owner has no follow-up link; open follow-up first.")
-        tokens = {**secrets.owner_tokens, owner: domain.new_token()}
-        secrets = replace(secrets, owner_tokens=tokens)
-        await services._guard(services.store.save_secrets(event_id, secrets))  # noqa: SLF001
-    await announce(services, event_id, [owner])
-    return secrets
-
-
-async def announce(services: Services, event_id: str, owners: list[str]) -> None:
-    """An ``access`` change per owner whose token changed: every worker's hub closes
-    the sockets its old token opened (never the token itself in the log)."""
-    for owner in owners:
-        entity_id = f"owner-{owner}"
-        for _attempt in range(3):
-            board = await services.board(event_id)
-            current = board.entities.get(domain.entity_key(ACCESS, entity_id))
-            rotation = int(current.get("rotation", 0)) + 1 if current else 1
-            command = make_command(
-                ACCESS, "update" if current else "create", entity_id, None,
-                {"target": entity_id, "rotation": rotation},
-                key=f"{ACCESS}:{entity_id}:{domain.new_token()}")
-            try:
-                await services.submit(event_id, command)
-                break
-            except errors.Conflict:
-                continue
+    secrets = await services.secrets(event_id)
+    if owner not in secrets.owner_tokens:
+        raise errors.NotFound("This owner has no follow-up link; open follow-up first.")
+    await services.rotate_token(event_id, domain.owner_field(owner), None)
+    return await services.secrets(event_id)
 
 
 def owner_url(services: Services, event_id: str, owner: str, token: str | None) -> str:

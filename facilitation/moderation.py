@@ -1,19 +1,21 @@
 """The moderator's actions (and the participants' votes), shared by the API and the pages.
 
-Each one checks what it needs on the current board, then appends commands to the
+Each one checks its input against the current board, then appends commands to the
 event's log like every other change: so they are durable, idempotent, streamed
-live to every page, replayed on reconnect and found in the exports.
+live to every page, replayed on reconnect and found in the exports. The rules that
+span entities (a vote budget, an item in one joint action, a room removed only
+while empty, a new room with its join link) are not checked here but in the
+store's atomic append (rules.py): several workers serve one event. Refusals are
+domain errors (domain.DomainError); the web layer turns them into HTTP answers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import weakref
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from facilitation import domain, errors
+from facilitation import domain
 from facilitation.domain import (
     EVENT,
     ITEM,
@@ -22,17 +24,19 @@ from facilitation.domain import (
     MESSAGE_ID,
     PLENARY,
     PLENARY_ID,
-    ROLE,
     ROOM,
     TIMER,
     TIMER_ID,
     VOTE,
     Appended,
     Board,
+    Conflict,
+    Invalid,
+    NotFound,
+    join_field,
     make_command,
     vote_id,
 )
-from facilitation.plenary import merged_items, votes_left
 
 if TYPE_CHECKING:
     from facilitation.schemas import (
@@ -49,7 +53,7 @@ def _known_goals(board: Board, goals: list[str]) -> None:
     known = {g["id"] for g in board.event.get("goals", [])}
     for goal in goals:
         if goal not in known:
-            raise errors.Unprocessable(f"goals: unknown goal id {goal!r}")
+            raise Invalid(f"goals: unknown goal id {goal!r}")
 
 
 # -- rooms -----------------------------------------------------------------------------------
@@ -82,7 +86,7 @@ async def edit_event(services: Services, event_id: str, patch: EventPatch) -> Bo
         known = {g["id"] for g in event["goals"]}
         taken = {g.id for g in patch.goals if g.id}
         if taken - known:
-            raise errors.Unprocessable(f"goals: unknown goal id {sorted(taken - known)[0]!r}")
+            raise Invalid(f"goals: unknown goal id {sorted(taken - known)[0]!r}")
         number = 1 + max((int(g[1:]) for g in known | taken if g[1:].isdigit()), default=0)
         goals = []
         for goal in patch.goals:
@@ -98,28 +102,19 @@ async def edit_event(services: Services, event_id: str, patch: EventPatch) -> Bo
         rooms = []
         for room in patch.rooms:
             if room.id is not None and room.id not in known:
-                raise errors.Unprocessable(f"rooms: unknown room id {room.id!r}")
+                raise Invalid(f"rooms: unknown room id {room.id!r}")
             room_id = room.id or domain.new_id()
             if room.id is None:
                 new_rooms.append(room_id)
             rooms.append({"id": room_id, "name": room.name, "prompt": room.prompt})
-        kept = {r["id"] for r in rooms}
-        for gone in known - kept:
-            if board.live(ITEM, gone) or board.live(ROLE, gone):
-                name = services.room_of(board, gone)["name"]
-                raise errors.Conflict(
-                    f"The room “{name}” has action items or roles, so it cannot be removed.")
+        # A room removed must be empty: the store's append refuses it otherwise.
         fields["rooms"] = rooms
     if not fields:
         return board
-    if new_rooms:
-        # Tokens first: a room must never be on the board without its join link.
-        secrets = await services.secrets(event_id)
-        for room_id in new_rooms:
-            secrets.join_tokens[room_id] = domain.new_token()
-        await services._guard(services.store.save_secrets(event_id, secrets))
-    command = make_command(EVENT, "update", event_id, None, fields, version=event["version"])
-    await services.submit(event_id, command)
+    # A new room and its join link are stored together, by the same append.
+    command = make_command(EVENT, "update", event_id, None, fields, version=event["version"],
+                           tokens={join_field(room_id): domain.new_token() for room_id in new_rooms})
+    await services.append(event_id, command)
     return await services.board(event_id)
 
 
@@ -130,16 +125,14 @@ async def create_merge(services: Services, event_id: str, body: MergeIn) -> Appe
     board = await services.board(event_id)
     item_ids = list(dict.fromkeys(body.items))
     if len(item_ids) < 2:
-        raise errors.Unprocessable("items: a merge needs at least two different items")
-    existing = board.entities.get(domain.entity_key(MERGE, str(body.id)))
-    merged = {} if existing else merged_items(board)
+        raise Invalid("items: a merge needs at least two different items")
     items = []
     for item_id in item_ids:
+        # Read for the joint action's fields; that no other live joint action has it
+        # is the store's rule, decided in its atomic append.
         item = board.entities.get(domain.entity_key(ITEM, item_id))
         if item is None or item.get("deleted"):
-            raise errors.NotFound(f"There is no action item {item_id!r} in this event.")
-        if item_id in merged:
-            raise errors.Conflict("One of these items is already part of a joint action.")
+            raise NotFound(f"There is no action item {item_id!r} in this event.")
         items.append(item)
     rooms = list(dict.fromkeys(item["room"] for item in items))
     text = body.text or items[0]["text"]
@@ -148,7 +141,7 @@ async def create_merge(services: Services, event_id: str, body: MergeIn) -> Appe
               "owner": next((i["owner"] for i in items if i.get("owner")), ""),
               "due": min((i["due"] for i in items if i.get("due")), default=None),
               "status": "proposed"}
-    return await services.submit(
+    return await services.append(
         event_id, make_command(MERGE, "create", str(body.id), None, fields))
 
 
@@ -164,7 +157,7 @@ async def update_merge(services: Services, event_id: str, merge_id: str,
 async def delete_merge(services: Services, event_id: str, merge_id: str) -> None:
     board = await services.board(event_id)
     if board.entities.get(domain.entity_key(MERGE, merge_id)) is None:
-        raise errors.NotFound("There is no such joint action.")
+        raise NotFound("There is no such joint action.")
     await services.upsert(event_id, MERGE, merge_id, None, None, delete=True)
 
 
@@ -174,14 +167,14 @@ async def moderate_item(services: Services, event_id: str, item_id: str,
     board = await services.board(event_id)
     item = board.entities.get(domain.entity_key(ITEM, item_id))
     if item is None or item.get("deleted"):
-        raise errors.NotFound("There is no such action item.")
+        raise NotFound("There is no such action item.")
     fields = patch.model_dump(include=patch.model_fields_set)
     if fields.get("goals") is None:
         fields.pop("goals", None)
     if fields.get("status") is None:
         fields.pop("status", None)
     if not fields:
-        raise errors.Unprocessable("Send goals or status to change.")
+        raise Invalid("Send goals or status to change.")
     if "goals" in fields:
         _known_goals(board, fields["goals"])
     appended = await services.upsert(event_id, ITEM, item_id, item["room"], fields, moderated=True)
@@ -234,40 +227,44 @@ def voter_id(event_id: str, person: str) -> str:
     return hashlib.sha256(f"{event_id}\x00{person}".encode()).hexdigest()[:20]
 
 
-# One vote at a time per person in this process: the budget check and the write
-# must not interleave, or two quick votes could both pass "one vote left".
-_ballots: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-
 async def vote(services: Services, event_id: str, voter: str, target: str,
                give: bool) -> Appended | None:
-    """Give (or withdraw) ``voter``'s one vote for an action: an item or a joint action."""
-    ballot = _ballots.setdefault(f"{event_id}:{voter}", asyncio.Lock())
-    async with ballot:
-        return await _vote(services, event_id, voter, target, give)
+    """Give (or withdraw) ``voter``'s one vote for an action: an item or a joint action.
 
-
-async def _vote(services: Services, event_id: str, voter: str, target: str,
-                give: bool) -> Appended | None:
-    board = await services.board(event_id)
-    if not board.singleton(PLENARY).get("voting"):
-        raise errors.Conflict("Voting is not open right now.")
+    The vote's id is derived from the voter and the action, so one person has at
+    most one vote per action; that voting is open, the action is there and not
+    merged, and the voter has a vote left are decided by the store's append."""
     entity_id = vote_id(voter, target)
-    if not give:
-        return await services.upsert(event_id, VOTE, entity_id, None, None, delete=True)
-    action = (board.entities.get(domain.entity_key(MERGE, target))
-              or board.entities.get(domain.entity_key(ITEM, target)))
-    if action is None or action.get("deleted"):
-        raise errors.NotFound("There is no such action to vote for.")
-    if target in merged_items(board):
-        raise errors.Conflict("This item is part of a joint action now: vote for that instead.")
-    mine = board.entities.get(domain.entity_key(VOTE, entity_id))
-    if mine is not None and not mine.get("deleted"):
-        return Appended(_as_change(board, mine), True)  # one vote per person per action
-    if votes_left(board, voter) <= 0:
-        raise errors.Conflict("You have used all your votes. Take one back to give it elsewhere.")
-    return await services.upsert(event_id, VOTE, entity_id, None,
-                                 {"item": target, "voter": voter})
+    for _ in range(8):
+        board = await services.board(event_id)
+        mine = board.entities.get(domain.entity_key(VOTE, entity_id))
+        live = mine is not None and not mine.get("deleted")
+        if give and live:
+            assert mine is not None
+            return Appended(_as_change(board, mine), True)  # one vote per person per action
+        if not give and not live:
+            if not board.singleton(PLENARY).get("voting"):
+                raise Conflict("Voting is not open right now.")
+            return None
+        if give:
+            key = None if mine is None else f"{VOTE}:{entity_id}:v{mine['version']}:again"
+            command = make_command(VOTE, "create", entity_id, None,
+                                   {"item": target, "voter": voter}, key=key)
+        else:
+            assert mine is not None
+            command = make_command(VOTE, "delete", entity_id, None, version=mine["version"],
+                                   key=f"{VOTE}:{entity_id}:v{mine['version']}:deleted")
+        try:
+            return await services.append(event_id, command)
+        except domain.StaleVersion:
+            continue  # withdrawn and given again meanwhile: decide on what is there now
+        except Conflict:
+            # The same person's same vote, given meanwhile by another request (on
+            # another worker, say): that is this vote. Anything else is the refusal.
+            again = (await services.board(event_id)).entities.get(domain.entity_key(VOTE, entity_id))
+            if (again is not None and not again.get("deleted")) != give:
+                raise
+    raise Conflict("This vote was changed many times at once; try again.")
 
 
 def _as_change(board: Board, entity: dict[str, Any]) -> domain.Change:

@@ -6,11 +6,10 @@ store (durable, idempotent, published), and map refusals to HTTP errors.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from facilitation import domain, errors
@@ -41,8 +40,6 @@ class Services:
     limits: Limits
     sockets: set[Listener] = field(default_factory=set)
     presence: Presence = field(default_factory=MemoryPresence)
-    # Rotations read, change and save an event's secrets: one at a time per worker.
-    _rotating: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def build(cls, settings: Settings, renderer: Renderer) -> Services:
@@ -115,58 +112,55 @@ class Services:
         return event_id, secrets
 
     async def rotate(self, event_id: str, target: str) -> Secrets:
-        """Give the plenary (``target="plenary"``) or a room (its id) a fresh token.
+        """Give the plenary (``target="plenary"``) or a room (its id) a fresh token."""
+        if target == "plenary":
+            await self.rotate_token(event_id, domain.PLENARY_FIELD, None)
+        else:
+            await self.rotate_token(event_id, domain.join_field(target), target)
+        return await self.secrets(event_id)
 
-        The new token is saved first, so every request checks against it at
-        once; then an ``access`` change goes through the log (never the token,
-        only that it changed), so every worker's hub closes the sockets that the
-        old token opened, in order with everything else.
-        """
-        async with self._rotating:
-            secrets = await self.secrets(event_id)
-            if target == "plenary":
-                secrets = replace(secrets, plenary_token=domain.new_token())
-                entity_id, room = "plenary", None
-            else:
-                if target not in secrets.join_tokens:
-                    raise errors.NotFound("There is no such room in this event.")
-                joins = {**secrets.join_tokens, target: domain.new_token()}
-                secrets = replace(secrets, join_tokens=joins)
-                entity_id, room = f"join-{target}", target
-            await self._guard(self.store.save_secrets(event_id, secrets))
-            for _attempt in range(3):
-                board = await self.board(event_id)
-                current = board.entities.get(domain.entity_key(ACCESS, entity_id))
-                rotation = int(current.get("rotation", 0)) + 1 if current else 1
-                command = make_command(
-                    ACCESS, "update" if current else "create", entity_id, room,
-                    {"target": entity_id, "rotation": rotation},
-                    key=f"{ACCESS}:{entity_id}:{domain.new_token()}",
-                )
-                try:
-                    await self.submit(event_id, command)
-                    break
-                except errors.Conflict:
-                    continue  # another worker created it first: update it instead
-        return secrets
+    async def rotate_token(self, event_id: str, token_field: str, room: str | None,
+                           *, revoke: bool = False) -> str:
+        """Replace one token (or, ``revoke``, take it away), whole or nothing: the new
+        token and the ``access`` change that announces it (never the token, only that
+        it changed) are one atomic append. Every worker's hub sees that change in log
+        order and closes the sockets the old token opened; no other token is read or
+        written."""
+        entity_id = domain.access_id(token_field)
+        token = "" if revoke else domain.new_token()
+        for _attempt in range(8):
+            # The key is streamed with the change: never the token in it.
+            key = f"{ACCESS}:{entity_id}:{domain.new_id()}"
+            board = await self.board(event_id)
+            current = board.entities.get(domain.entity_key(ACCESS, entity_id))
+            rotation = int(current.get("rotation", 0)) + 1 if current else 1
+            command = make_command(
+                ACCESS, "update" if current else "create", entity_id, room,
+                {"target": entity_id, "rotation": rotation},
+                key=key, tokens={token_field: token},
+            )
+            try:
+                await self.submit(event_id, command)
+                return token
+            except errors.Conflict:
+                continue  # another rotation created it first: update it instead
+        raise errors.Conflict("This link was replaced many times at once; try again.")
+
+    async def append(self, event_id: str, command: Command) -> Appended:
+        """Append one command; refusals stay domain errors (the web layer maps them),
+        a store that cannot be reached is a 503."""
+        try:
+            return await self.store.append(event_id, command)
+        except (StoreUnavailable, ConnectionError, TimeoutError, OSError) as error:
+            log.warning("append to event %s failed: %s", event_id, error)
+            raise errors.ServiceUnavailable() from None
 
     async def submit(self, event_id: str, command: Command) -> Appended:
         """Append one command; the caller has already checked the caller's access."""
         try:
-            return await self.store.append(event_id, command)
-        except domain.StaleVersion as error:
-            raise errors.Conflict(error.message, code="stale_version", current=error.current) from None
-        except domain.NotFound as error:
-            raise errors.NotFound(error.message) from None
-        except domain.Conflict as error:
-            raise errors.Conflict(error.message) from None
-        except domain.Locked as error:
-            raise errors.Locked(error.message) from None
+            return await self.append(event_id, command)
         except domain.DomainError as error:
-            raise errors.Unprocessable(error.message) from None
-        except (StoreUnavailable, ConnectionError, TimeoutError, OSError) as error:
-            log.warning("append to event %s failed: %s", event_id, error)
-            raise errors.ServiceUnavailable() from None
+            raise errors.from_domain(error) from None
 
     async def upsert(
         self, event_id: str, kind: str, entity_id: str, room: str | None,

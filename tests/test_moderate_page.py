@@ -161,15 +161,21 @@ async def test_votes_one_per_person_per_action_within_the_budget(
     await participant.post(f"{base}/votes", data={"item": target})
     actions = (await client.get(f"/api/events/{event['id']}/plenary", headers=organiser)).json()
     assert next(a for a in actions["actions"] if a["id"] == target)["votes"] == 2
-    # The plenary link may not vote; API clients vote with a join token and a voter id.
-    plenary = await client.post(f"/api/events/{event['id']}/votes", json={
-        "item": target, "voter": "x"}, headers=auth(event["plenary_token"]))
-    assert plenary.status_code == 403
+    # A vote belongs to a person: neither the plenary link nor a join link votes over
+    # the API (a join link naming voters could vote again and again under new names).
+    for token in (event["plenary_token"], room["join_token"]):
+        for voter in ("x", "y", "z"):
+            refused = await client.post(f"/api/events/{event['id']}/votes", json={
+                "item": target, "voter": voter}, headers=auth(token))
+            assert refused.status_code == 403
+    actions = (await client.get(f"/api/events/{event['id']}/plenary", headers=organiser)).json()
+    assert next(a for a in actions["actions"] if a["id"] == target)["votes"] == 2
+    # The organiser records a named proxy vote (a paper ballot), once per person and action.
     api_vote = await client.post(f"/api/events/{event['id']}/votes", json={
-        "item": target, "voter": "kari@example.org"}, headers=auth(room["join_token"]))
+        "item": target, "voter": "kari@example.org"}, headers=organiser)
     assert api_vote.status_code == 201
     replay = await client.post(f"/api/events/{event['id']}/votes", json={
-        "item": target, "voter": "kari@example.org"}, headers=auth(room["join_token"]))
+        "item": target, "voter": "kari@example.org"}, headers=organiser)
     assert replay.status_code == 200
     for browser in (participant, other):
         await browser.aclose()
@@ -248,7 +254,7 @@ async def test_quick_votes_at_once_never_pass_the_budget(
     voter = {"voter": "quick@example.org"}
     answers = await asyncio.gather(*(
         client.post(f"/api/events/{event['id']}/votes", json={"item": t, **voter},
-                    headers=auth(event["rooms"][0]["join_token"])) for t in targets))
+                    headers=auth(event["organiser_token"])) for t in targets))
     assert sorted(a.status_code for a in answers) == [201, 201, 409, 409, 409]
     actions = (await client.get(f"/api/events/{event['id']}/plenary",
                                 headers=auth(event["organiser_token"]))).json()["actions"]

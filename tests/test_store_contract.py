@@ -177,10 +177,7 @@ async def test_secrets_round_trip(backend: tuple[Store, Broker]) -> None:
     event_id = await new_event(store)
     secrets = await store.secrets(event_id)
     assert secrets is not None and set(secrets.join_tokens) == {"r1", "r2"}
-    secrets.plenary_token = "rotated"
-    await store.save_secrets(event_id, secrets)
-    again = await store.secrets(event_id)
-    assert again is not None and again.plenary_token == "rotated"
+    assert secrets.organiser_token and secrets.plenary_token
     assert await store.secrets("unknown") is None
     assert event_id in await store.event_ids()
 

@@ -95,8 +95,10 @@ def _commands(doc: dict[str, Any], rooms: dict[str, str], goals: dict[str, str])
         imported.add(str(entity["id"]))
     for entity in _list(doc, "votes"):
         if entity.get("item") in imported:
+            # Judged when they were given: voting open, within the budget, before a merge.
             votes.append(make_command(VOTE, "create", str(entity["id"]),
-                                      rooms.get(str(entity.get("room"))), _fields(entity, VOTE)))
+                                      rooms.get(str(entity.get("room"))), _fields(entity, VOTE),
+                                      imported=True))
     return [items + roles, merges, votes]
 
 

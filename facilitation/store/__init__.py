@@ -40,11 +40,27 @@ class Store(Protocol):
 
     async def event_ids(self) -> list[str]: ...
 
-    async def secrets(self, event_id: str) -> Secrets | None: ...
+    async def secrets(self, event_id: str) -> Secrets | None:
+        """Every token of the event, field -> token; None if there is no such event.
 
-    async def save_secrets(self, event_id: str, secrets: Secrets) -> None: ...
+        Tokens are stored one per field (a SQLite row, a field of a Redis hash), so a
+        write of one never rewrites, or brings back, another. To add a kind of token
+        (a link for each owner, say): name its field ``<kind>:<id>`` (never an existing
+        prefix: ``organiser``, ``plenary``, ``join:``); hand it out once with
+        ``add_tokens`` (first writer wins: asking again gives the same token); rotate
+        it only with ``append`` of an ``access`` change (entity ``domain.access_id
+        (field)``) whose command carries ``tokens={field: new}``, so the new token and
+        the change that closes the old one's sockets on every worker are stored
+        together or not at all. Never read, change and write tokens back whole."""
 
-    async def append(self, event_id: str, command: Command) -> Appended: ...
+    async def add_tokens(self, event_id: str, tokens: dict[str, str]) -> Secrets:
+        """Store each field that has no token yet (an existing one is kept, never
+        replaced), atomically; the event's tokens after. NotFound without the event."""
+
+    async def append(self, event_id: str, command: Command) -> Appended:
+        """Decide ``command`` (``rules.judge``: the entity and every rule that spans
+        entities), store the change, its index writes and ``command.tokens``, and
+        publish it: one atomic step. A retry of a stored key is answered, not redone."""
 
     async def board(self, event_id: str) -> Board | None:
         """A consistent snapshot of the event's current state, or None if unknown."""

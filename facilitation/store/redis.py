@@ -1,30 +1,33 @@
 """The Redis store: every worker on every machine shares one event through Redis.
 
 Layout, per event ``E`` (every key carries the Redis Cluster hash tag ``{E}``, so
-one event's keys live in one slot and the scripts below touch nothing else):
+one event's keys live in one slot and the scripts touch nothing else):
 
-- ``facilitation:{E}:seq``       the event-wide sequence (INCR)
+- ``facilitation:{E}:seq``       the event-wide sequence (INCR); exists iff the event does
 - ``facilitation:{E}:log``       LIST of change JSON; the change with seq ``n`` is at index ``n-1``
 - ``facilitation:{E}:entities``  HASH entity key -> current entity JSON
 - ``facilitation:{E}:keys``      HASH idempotency key -> ``"<seq>:<fingerprint>"``
-- ``facilitation:{E}:locks``     HASH room id -> ``"1"`` (locked) or ``"0"``
-- ``facilitation:{E}:secrets``   the event's tokens (JSON), never in the log
+- ``facilitation:{E}:tokens``    HASH token field -> token, one field per token, never in the log
+- ``facilitation:{E}:locks``, ``:ballots``, ``:claims``, ``:occupancy``, ``:rooms``
+                                 HASHes: the indexes the cross-entity rules read (rules.py)
+- ``facilitation:{E}:indexed``   set once those indexes exist (events stored before
+                                 them get them built on their next append)
 
 and one global sorted set, ``facilitation:events`` (event ids by creation time),
 the single key outside a hash tag: only ``create_event`` touches it, in a command
 of its own, never inside a script.
 
-An append reads the entity and its room's lock, runs ``domain.decide`` in
-Python (both stores run the very same decision), and then one Lua script, atomic
-in Redis, re-checks what the decision was based on (idempotency key, entity,
-lock), assigns the next seq, stores the change and the new state, and publishes
-the change. A create skips the read: it is decided against "no such entity, room
-open", which the script checks like any other read. Because storing and
-publishing are one script, nothing is published that was not stored and nothing
-stored goes unpublished (pub/sub itself is at-most-once; subscribers fill gaps
-from the log). The script builds the change JSON by concatenating the seq onto
-the JSON Python encoded: Lua never decodes or re-encodes user content (cjson
-would, for one, turn ``[]`` into ``{}``).
+An append decides in Python with ``rules.judge`` (both stores run the very same
+decision) against the values it reads from Redis, and then one Lua script,
+atomic in Redis, checks that every value the decision read is unchanged (the
+entity, its room's lock, a voter's ballot count, an item's claim, a room's
+occupancy...), assigns the next seq, stores the change, the indexes and any
+tokens, and publishes the change. When a value moved meanwhile, the append
+reads again and decides again. A create skips the first read: it is decided
+against what is most likely (no such entity, the room open and there) and the
+script checks that like any other read. Because storing and publishing are one
+script, nothing is published that was not stored and nothing stored goes
+unpublished (pub/sub itself is at-most-once; subscribers fill gaps from the log).
 
 Durability depends on Redis's persistence settings; see the README's section
 "Deployment with Redis and docker compose".
@@ -41,22 +44,37 @@ import orjson
 from redis import exceptions as redis_errors
 
 from facilitation.domain import (
+    EVENT,
+    ITEM,
     LOCKABLE,
-    ROOM,
+    ROLE,
     Appended,
     Board,
     Change,
     Command,
     Conflict,
+    DomainError,
+    Entity,
     NotFound,
     Secrets,
     StaleVersion,
     decide,
+    entity_key,
     now_iso,
     public,
 )
 from facilitation.redisclient import cancelled_check, make_client
+from facilitation.rules import LOCKS, ROOMS, Indexes, Write, index_writes, judge
 from facilitation.store import StoreUnavailable, channel
+from facilitation.store.redis_scripts import (
+    ADD_TOKENS,
+    APPEND,
+    CREATE,
+    KEY_NAMES,
+    MIGRATE_TOKENS,
+    POSITION,
+    REINDEX,
+)
 
 log = logging.getLogger("facilitation.store.redis")
 T = TypeVar("T")
@@ -71,57 +89,6 @@ RETRIES = 8
 # A cached board this many changes behind is read whole instead of caught up.
 CATCH_UP = 500
 
-APPEND = """
--- KEYS: seq, log, entities, keys, locks, secrets
--- ARGV: idempotency key, fingerprint, entity key, entity as read ('' = absent),
---       room whose lock to check ('' = none), lock as read, change JSON after its seq,
---       new entity JSON, room whose lock to set ('' = none), new lock, channel
-if redis.call('EXISTS', KEYS[6]) == 0 then
-  return {'missing'}
-end
-local stored = redis.call('HGET', KEYS[4], ARGV[1])
-if stored then
-  local sep = string.find(stored, ':', 1, true)
-  if string.sub(stored, sep + 1) ~= ARGV[2] then
-    return {'conflict'}
-  end
-  return {'replay', redis.call('LINDEX', KEYS[2], tonumber(string.sub(stored, 1, sep - 1)) - 1)}
-end
-if (redis.call('HGET', KEYS[3], ARGV[3]) or '') ~= ARGV[4] then
-  return {'moved'}
-end
-if ARGV[5] ~= '' and (redis.call('HGET', KEYS[5], ARGV[5]) or '0') ~= ARGV[6] then
-  return {'moved'}
-end
-local seq = redis.call('INCR', KEYS[1])
-local change = '{"seq":' .. seq .. ARGV[7]
-redis.call('RPUSH', KEYS[2], change)
-redis.call('HSET', KEYS[3], ARGV[3], ARGV[8])
-redis.call('HSET', KEYS[4], ARGV[1], seq .. ':' .. ARGV[2])
-if ARGV[9] ~= '' then
-  redis.call('HSET', KEYS[5], ARGV[9], ARGV[10])
-end
-redis.call('PUBLISH', ARGV[11], change)
-return {'stored', change}
-"""
-
-CREATE = """
--- KEYS: seq, log, entities, keys, secrets
--- ARGV: secrets JSON, idempotency key, fingerprint, entity key, change JSON after
---       its seq, entity JSON, channel
-if redis.call('EXISTS', KEYS[5]) == 1 then
-  return false
-end
-redis.call('SET', KEYS[5], ARGV[1])
-local seq = redis.call('INCR', KEYS[1])
-local change = '{"seq":' .. seq .. ARGV[5]
-redis.call('RPUSH', KEYS[2], change)
-redis.call('HSET', KEYS[3], ARGV[4], ARGV[6])
-redis.call('HSET', KEYS[4], ARGV[2], seq .. ':' .. ARGV[3])
-redis.call('PUBLISH', ARGV[7], change)
-return change
-"""
-
 # Errors that mean "Redis cannot answer now", as opposed to a bug in a command.
 UNREACHABLE = (
     redis_errors.ConnectionError,  # includes BusyLoadingError: Redis is loading its AOF
@@ -133,6 +100,62 @@ UNREACHABLE = (
 
 def key(event_id: str, name: str) -> str:
     return f"facilitation:{{{event_id}}}:{name}"
+
+
+def keys_of(event_id: str) -> list[str]:
+    """Every script's KEYS, in ``KEY_NAMES`` order."""
+    return [key(event_id, name) for name in KEY_NAMES]
+
+
+Field = tuple[str, str]  # (hash, field)
+
+
+class _Reads:
+    """What a decision reads, for ``rules.judge``: values read from Redis, or
+    guessed (a create's likely state), each remembered so the script can check
+    it is still so. A value not read yet counts as absent and is noted as
+    missing; a decision that missed anything is made again once it is read."""
+
+    def __init__(self, read: dict[Field, bytes | None], guessed: dict[Field, bytes | None]) -> None:
+        self.read = read
+        self.guessed = guessed
+        self.used: dict[Field, bytes | None] = {}
+        self.missing: list[Field] = []
+        self.used_guess = False
+
+    def _get(self, name: Field) -> bytes | None:
+        if name in self.read:
+            value = self.read[name]
+        elif name in self.guessed:
+            value = self.guessed[name]
+            self.used_guess = True
+        else:
+            self.missing.append(name)
+            return None
+        self.used[name] = value
+        return value
+
+    def entity(self, name: str) -> Entity | None:
+        raw = self._get(("entities", name))
+        return orjson.loads(raw) if raw else None
+
+    def value(self, index: str, name: str) -> str:
+        raw = self._get((index, name))
+        return raw.decode() if raw else ""
+
+
+def _script_args(command: Command, at: str, data: Entity, reads: _Reads, writes: list[Write],
+                 event_id: str, tokens: dict[str, str]) -> list[Any]:
+    args: list[Any] = [command.key, command.fingerprint, _tail(command, at, data),
+                       channel(event_id), len(reads.used), len(writes) + 1, len(tokens)]
+    for (hash_name, name), as_read in reads.used.items():
+        args += [POSITION[hash_name], name, as_read or b""]
+    args += [POSITION["entities"], command.entity_key, "S", orjson.dumps(data)]
+    for index, name, op, value in writes:
+        args += [POSITION[index], name, op, value]
+    for name, token in tokens.items():
+        args += [name, token]
+    return args
 
 
 def _tail(command: Command, at: str, data: dict[str, Any]) -> bytes:
@@ -152,6 +175,9 @@ class RedisStore:
         self.redis = make_client(url)
         self._append = self.redis.register_script(APPEND)
         self._create = self.redis.register_script(CREATE)
+        self._add_tokens = self.redis.register_script(ADD_TOKENS)
+        self._migrate = self.redis.register_script(MIGRATE_TOKENS)
+        self._reindex_script = self.redis.register_script(REINDEX)
         # Each event's board as this process last saw it: every page and API call
         # reads the board, and re-reading all entities each time would cost O(event).
         self._boards: dict[str, Board] = {}
@@ -192,11 +218,34 @@ class RedisStore:
         return [i.decode() for i in ids]
 
     async def secrets(self, event_id: str) -> Secrets | None:
-        raw = await self._call(self.redis.get(key(event_id, "secrets")))
-        return Secrets.from_json(raw) if raw else None
+        tokens: dict[bytes, bytes] = await self._call(
+            self.redis.hgetall(key(event_id, "tokens")))  # type: ignore[arg-type]
+        if not tokens:
+            if not await self._migrate_tokens(event_id):
+                return None
+            tokens = await self._call(self.redis.hgetall(key(event_id, "tokens")))  # type: ignore[arg-type]
+        return Secrets({k.decode(): v.decode() for k, v in tokens.items()})
 
-    async def save_secrets(self, event_id: str, secrets: Secrets) -> None:
-        await self._call(self.redis.set(key(event_id, "secrets"), secrets.to_json(), xx=True))
+    async def add_tokens(self, event_id: str, tokens: dict[str, str]) -> Secrets:
+        await self._migrate_tokens(event_id)
+        flat = [part for pair in tokens.items() for part in pair]
+        stored = await self._call(self._add_tokens(
+            keys=[key(event_id, "seq"), key(event_id, "tokens")], args=flat))
+        if stored is None:
+            raise NotFound("No such event.")
+        return Secrets({stored[i].decode(): stored[i + 1].decode()
+                        for i in range(0, len(stored), 2)})
+
+    async def _migrate_tokens(self, event_id: str) -> bool:
+        """Move tokens kept as one JSON blob into the hash; whether there was one."""
+        legacy = await self._call(self.redis.get(key(event_id, "secrets")))
+        if legacy is None:
+            return False
+        tokens = Secrets.from_legacy_json(legacy).tokens
+        await self._call(self._migrate(
+            keys=[key(event_id, "tokens"), key(event_id, "secrets")],
+            args=[legacy, *[part for pair in tokens.items() for part in pair]]))
+        return True
 
     async def board(self, event_id: str) -> Board | None:
         board = await self.view(event_id)
@@ -257,78 +306,115 @@ class RedisStore:
         # Listed first: an id listed whose script then failed is harmless (it has no
         # data), while an event stored but never listed would be lost to event_ids().
         await self._call(self.redis.zadd(EVENTS, {event_id: time.time()}))
-        raw = await self._call(self._create(
-            keys=[key(event_id, n) for n in ("seq", "log", "entities", "keys", "secrets")],
-            args=[secrets.to_json(), command.key, command.fingerprint, command.entity_key,
-                  _tail(command, at, data), orjson.dumps(data), channel(event_id)],
-        ))
+        reads = _Reads({}, {})
+        args = _script_args(command, at, data, reads, index_writes(EVENT, None, data), event_id,
+                            secrets.tokens)
+        raw = await self._call(self._create(keys=keys_of(event_id), args=args))
         if raw is None:
             raise Conflict("This event id is already used.")
         return Change.from_json(raw)
 
     async def append(self, event_id: str, command: Command) -> Appended:
-        keys = [key(event_id, n) for n in ("seq", "log", "entities", "keys", "locks", "secrets")]
-        lock_room = command.room if command.kind in LOCKABLE and command.room else ""
-        if command.op == "create":
-            # Most appends create: a new entity in an open room. Expecting exactly
-            # that needs no read first (one round trip instead of two); the script
-            # answers "moved" when the guess was wrong, and the loop below reads.
-            appended = await self._store(event_id, command, keys, None, lock_room, None)
-            if appended is not None:
-                return appended
-        current_raw: bytes | None = None
-        for _ in range(RETRIES):
-            exists, stored, current_raw, lock = await self._call(
-                self._read(event_id, command, lock_room))
+        read: dict[Field, bytes | None] = {}
+        # A create most likely finds no such entity, its room there and open: decided
+        # on that guess, it needs no read first (one round trip instead of two); the
+        # script answers "moved" when the guess was wrong, and the loop below reads.
+        guessed = self._guess(event_id, command) if command.op == "create" else {}
+        fetched = False
+        moves = 0
+        while True:
+            reads = _Reads(read, guessed)
+            at = now_iso()
+            refused: DomainError | None = None
+            try:
+                data, writes = judge(command, reads, at)
+            except DomainError as error:
+                refused = error
+            if reads.missing or (refused is not None and not fetched):
+                # Read what the decision missed (first time: also whether the event
+                # exists and the key was stored) and decide again.
+                need = [*read, *reads.missing] if fetched else [*reads.used, *reads.missing]
+                stored = await self._fetch(event_id, command, need, read, first=not fetched)
+                if stored is not None:
+                    return stored
+                fetched, guessed = True, {}
+                continue
+            if refused is not None:
+                if reads.used_guess:
+                    guessed = {}
+                    continue
+                raise refused
+            answer = await self._call(self._append(
+                keys=keys_of(event_id),
+                args=_script_args(command, at, data, reads, writes, event_id, command.tokens)))
+            outcome = answer[0]
+            if outcome == b"stored":
+                return Appended(Change.from_json(answer[1]), False)
+            if outcome == b"replay":
+                return Appended(Change.from_json(answer[1]), True)
+            if outcome == b"conflict":
+                raise Conflict("This id was already used with different content.")
+            if outcome == b"missing":
+                raise NotFound("No such event.")
+            if outcome == b"unindexed":
+                await self._reindex(event_id)
+            elif outcome == b"legacy":
+                await self._migrate_tokens(event_id)
+            else:  # b"moved": someone changed what the decision read; read it again
+                moves += 1
+                if moves >= RETRIES:
+                    current = reads.used.get(("entities", command.entity_key))
+                    raise StaleVersion(
+                        "This entry is being changed by many people at once; reload and try again.",
+                        current=public(orjson.loads(current)) if current else None)
+                stored = await self._fetch(event_id, command, list(reads.used), read, first=True)
+                if stored is not None:
+                    return stored
+                fetched, guessed = True, {}
+
+    def _guess(self, event_id: str, command: Command) -> dict[Field, bytes | None]:
+        guessed: dict[Field, bytes | None] = {("entities", command.entity_key): None}
+        if command.room and command.kind in LOCKABLE:
+            board = self._boards.get(event_id)
+            room = board.entities.get(entity_key("room", command.room)) if board else None
+            guessed[(LOCKS, command.room)] = (
+                None if room is None else b"1" if room.get("locked") else b"0")
+        if command.room and command.kind in (ITEM, ROLE):
+            guessed[(ROOMS, command.room)] = b"1"
+        return guessed
+
+    async def _fetch(self, event_id: str, command: Command, need: list[Field],
+                     read: dict[Field, bytes | None], first: bool) -> Appended | None:
+        """Read ``need`` into ``read`` in one round trip; the first time also check
+        that the event exists and whether this key was stored (then its answer)."""
+        need = list(dict.fromkeys(need))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if first:
+                pipe.exists(key(event_id, "seq"))
+                pipe.hget(key(event_id, "keys"), command.key)
+            for hash_name, name in need:
+                pipe.hget(key(event_id, hash_name), name)
+            answers = await self._call(pipe.execute())
+        if first:
+            exists, stored, *answers = answers
             if not exists:
                 raise NotFound("No such event.")
             if stored is not None:
                 return await self._replay(event_id, command, stored)
-            appended = await self._store(event_id, command, keys, current_raw, lock_room, lock)
-            if appended is not None:
-                return appended
-            # None: someone changed the entity or the lock since we read it; decide again.
-        raise StaleVersion(
-            "This entry is being changed by many people at once; reload and try again.",
-            current=public(orjson.loads(current_raw)) if current_raw is not None else None,
-        )
+        read.clear()
+        read.update(zip(need, answers, strict=True))
+        return None
 
-    async def _store(self, event_id: str, command: Command, keys: list[str],
-                     current_raw: bytes | None, lock_room: str,
-                     lock: bytes | None) -> Appended | None:
-        """Decide against the entity and lock as read, then store atomically if
-        they are still so; None when they have changed meanwhile."""
-        current = orjson.loads(current_raw) if current_raw is not None else None
-        at = now_iso()
-        data = decide(command, current, lock == b"1", at)
-        set_room = command.entity_id if command.kind == ROOM else ""
-        answer = await self._call(self._append(keys=keys, args=[
-            command.key, command.fingerprint, command.entity_key,
-            current_raw or b"", lock_room, lock or b"0",
-            _tail(command, at, data), orjson.dumps(data),
-            set_room, b"1" if data.get("locked") else b"0", channel(event_id),
-        ]))
-        outcome = answer[0]
-        if outcome == b"stored":
-            return Appended(Change.from_json(answer[1]), False)
-        if outcome == b"replay":
-            return Appended(Change.from_json(answer[1]), True)
-        if outcome == b"conflict":
-            raise Conflict("This id was already used with different content.")
-        if outcome == b"missing":
-            raise NotFound("No such event.")
-        return None  # b"moved"
-
-    async def _read(self, event_id: str, command: Command, lock_room: str) -> list[Any]:
-        """Everything a decision needs, read atomically."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.exists(key(event_id, "secrets"))
-            pipe.hget(key(event_id, "keys"), command.key)
-            pipe.hget(key(event_id, "entities"), command.entity_key)
-            if lock_room:
-                pipe.hget(key(event_id, "locks"), lock_room)
-            result = await pipe.execute()
-        return result if lock_room else [*result, None]
+    async def _reindex(self, event_id: str) -> None:
+        """Build the indexes of an event stored before they existed."""
+        board = await self._call(self._whole(event_id))
+        if board is None:
+            return
+        args: list[Any] = [board.seq]
+        for index, table in Indexes.of(board).values.items():
+            for name, value in table.items():
+                args += [POSITION[index], name, value]
+        await self._call(self._reindex_script(keys=keys_of(event_id), args=args))
 
     async def _replay(self, event_id: str, command: Command, stored: bytes) -> Appended:
         seq, _, fingerprint = stored.decode().partition(":")

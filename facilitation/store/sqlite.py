@@ -36,6 +36,7 @@ from facilitation.domain import (
     entity_key,
     now_iso,
 )
+from facilitation.rules import Indexes, Write, judge
 from facilitation.store import StoreUnavailable, channel
 
 if TYPE_CHECKING:
@@ -48,9 +49,15 @@ T = TypeVar("T")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
-    secrets TEXT NOT NULL,
+    secrets TEXT NOT NULL,  -- '' since tokens have their own rows; a JSON blob before
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tokens (
+    event_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    token TEXT NOT NULL,
+    PRIMARY KEY (event_id, field)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changes (
     event_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -83,6 +90,33 @@ class _Pending:
 class _EventCache:
     board: Board
     keys: dict[str, tuple[int, str]]  # idempotency key -> (seq, fingerprint)
+    indexes: Indexes  # what the cross-entity rules read (rules.py)
+
+
+class _BatchReads:
+    """What a decision in a batch reads: the committed board and indexes, plus what
+    this batch decided before it (not on the board until the commit)."""
+
+    def __init__(self, cache: _EventCache) -> None:
+        self.cache = cache
+        self.entities: dict[str, Entity] = {}
+        self.indexes: dict[tuple[str, str], str] = {}
+
+    def entity(self, key: str) -> Entity | None:
+        return self.entities.get(key, self.cache.board.entities.get(key))
+
+    def value(self, index: str, name: str) -> str:
+        return self.indexes.get((index, name), self.cache.indexes.get(index, name))
+
+    def record(self, key: str, data: Entity, writes: list[Write]) -> None:
+        self.entities[key] = data
+        for index, name, op, value in writes:
+            if op == "S":
+                self.indexes[(index, name)] = value
+            elif op == "D":
+                self.indexes[(index, name)] = ""
+            else:
+                self.indexes[(index, name)] = str(int(self.value(index, name) or 0) + int(value))
 
 
 class SQLiteStore:
@@ -114,6 +148,7 @@ class SQLiteStore:
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
+        _migrate_tokens(db)
         self._db = db
 
     def _open_reader(self) -> None:
@@ -169,7 +204,7 @@ class SQLiteStore:
         ):
             keys[key] = (seq, fingerprint)
             board.seq = max(board.seq, seq)
-        return _EventCache(board, keys)
+        return _EventCache(board, keys, Indexes.of(board))
 
     async def _cached(self, event_id: str) -> _EventCache | None:
         cache = self._cache.get(event_id)
@@ -200,24 +235,34 @@ class SQLiteStore:
     async def secrets(self, event_id: str) -> Secrets | None:
         cached = self._secrets.get(event_id)
         if cached is None:
-            row = await self._run(
-                lambda: self.db.execute(
-                    "SELECT secrets FROM events WHERE id = ?", (event_id,)
-                ).fetchone()
-            )
-            if row is None:
+            def read() -> Secrets | None:
+                db = self.db
+                if db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is None:
+                    return None
+                return Secrets(dict(db.execute(
+                    "SELECT field, token FROM tokens WHERE event_id = ?", (event_id,)).fetchall()))
+
+            found = await self._run(read)
+            if found is None:
                 return None
-            cached = self._secrets.setdefault(event_id, Secrets.from_json(row[0]))
+            cached = self._secrets.setdefault(event_id, found)
         return cached.copy()
 
-    async def save_secrets(self, event_id: str, secrets: Secrets) -> None:
-        raw = secrets.to_json().decode()
-        await self._run(
-            lambda: self.db.execute(
-                "UPDATE events SET secrets = ? WHERE id = ?", (raw, event_id)
-            )
-        )
+    async def add_tokens(self, event_id: str, tokens: dict[str, str]) -> Secrets:
+        def insert() -> Secrets:
+            db = self.db
+            with _transaction(db):
+                if db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is None:
+                    raise NotFound("No such event.")
+                db.executemany(
+                    "INSERT OR IGNORE INTO tokens (event_id, field, token) VALUES (?, ?, ?)",
+                    [(event_id, name, token) for name, token in tokens.items()])
+                return Secrets(dict(db.execute(
+                    "SELECT field, token FROM tokens WHERE event_id = ?", (event_id,)).fetchall()))
+
+        secrets = await self._run(insert)
         self._secrets[event_id] = secrets.copy()
+        return secrets
 
     async def changes_after(self, event_id: str, after: int, limit: int = 1000) -> list[Change]:
         def read() -> list[Any]:
@@ -244,9 +289,10 @@ class SQLiteStore:
             with _transaction(db):
                 db.execute(
                     "INSERT INTO events (id, secrets, created_at) VALUES (?, ?, ?)",
-                    (event_id, secrets.to_json().decode(), at),
+                    (event_id, "", at),
                 )
                 _insert_change(db, event_id, change, command.fingerprint)
+                _set_tokens(db, event_id, secrets.tokens)
 
         await self._run(insert)
         await self.broker.publish(channel(event_id), change.to_json())
@@ -278,10 +324,14 @@ class SQLiteStore:
                 await self._write_batch(batch)
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
-        # Decide every command in order against the board plus what this batch
-        # has decided so far; nothing touches the real board until the commit.
+        # Decide every command in order against the board plus what this batch has
+        # decided so far; nothing touches the real board until the commit. This
+        # writer is the only one for the file (the data folder's lock), so every
+        # rule that spans entities (rules.py) is decided here, against everything
+        # stored and everything ahead of it in the batch: one atomic append.
         decided: list[tuple[_Pending, Change, bool]] = []
-        overlay: dict[str, dict[str, Entity]] = {}
+        fresh: list[_Fresh] = []
+        reads: dict[str, _BatchReads] = {}
         new_keys: dict[tuple[str, str], tuple[Change, str]] = {}
         seqs: dict[str, int] = {}
         for pending in batch:
@@ -292,12 +342,9 @@ class SQLiteStore:
                 if replay is not None:
                     decided.append((pending, replay, True))
                     continue
-                entities = overlay.setdefault(pending.event_id, {})
-                current = entities.get(command.entity_key, cache.board.entities.get(command.entity_key))
-                room_key = entity_key("room", command.room) if command.room else ""
-                room = entities.get(room_key, cache.board.entities.get(room_key, {}))
+                batch_reads = reads.setdefault(pending.event_id, _BatchReads(cache))
                 at = now_iso()
-                data = decide(command, current, bool(room.get("locked")), at)
+                data, writes = judge(command, batch_reads, at)
             except DomainError as error:
                 pending.future.set_exception(error)
                 continue
@@ -309,11 +356,12 @@ class SQLiteStore:
             seq = seqs.get(pending.event_id, cache.board.seq) + 1
             seqs[pending.event_id] = seq
             change = Change(seq, command.room, command.change_type, command.key, at, data)
-            entities[command.entity_key] = data
+            batch_reads.record(command.entity_key, data, writes)
             new_keys[(pending.event_id, command.key)] = (change, command.fingerprint)
             decided.append((pending, change, False))
+            fresh.append(_Fresh(pending.event_id, change, command.fingerprint, writes,
+                                command.tokens))
 
-        fresh = [(p.event_id, c, p.command.fingerprint) for p, c, replayed in decided if not replayed]
         if fresh:
             try:
                 await self._run(self._commit, fresh)
@@ -323,11 +371,17 @@ class SQLiteStore:
                     if not pending.future.done():
                         pending.future.set_exception(failure)
                 return
-        for event_id, change, fingerprint in fresh:
-            cache = self._cache[event_id]
-            cache.board.apply(change)
-            cache.keys[change.key] = (change.seq, fingerprint)
-            await self.broker.publish(channel(event_id), change.to_json())
+        for item in fresh:
+            cache = self._cache[item.event_id]
+            cache.board.apply(item.change)
+            cache.indexes.write(item.writes)
+            cache.keys[item.change.key] = (item.change.seq, item.fingerprint)
+            secrets = self._secrets.get(item.event_id)
+            if secrets is not None:
+                secrets.tokens.update(item.tokens)
+                for name in [n for n, token in item.tokens.items() if not token]:
+                    del secrets.tokens[name]
+            await self.broker.publish(channel(item.event_id), item.change.to_json())
         for pending, change, replayed in decided:
             if not pending.future.done():
                 pending.future.set_result(Appended(change, replayed))
@@ -357,11 +411,48 @@ class SQLiteStore:
             raise Conflict("This id was already used with different content.")
         return change
 
-    def _commit(self, fresh: list[tuple[str, Change, str]]) -> None:
+    def _commit(self, fresh: list[_Fresh]) -> None:
         db = self.db
         with _transaction(db):
-            for event_id, change, fingerprint in fresh:
-                _insert_change(db, event_id, change, fingerprint)
+            for item in fresh:
+                _insert_change(db, item.event_id, item.change, item.fingerprint)
+                # In the same transaction: a rotation's token and the change that
+                # announces it (a new room and its join token) are stored together or not at all.
+                _set_tokens(db, item.event_id, item.tokens)
+
+
+@dataclass
+class _Fresh:
+    """A change decided in this batch, with what it writes besides the log."""
+
+    event_id: str
+    change: Change
+    fingerprint: str
+    writes: list[Write]
+    tokens: dict[str, str]
+
+
+def _set_tokens(db: sqlite3.Connection, event_id: str, tokens: dict[str, str]) -> None:
+    """Store each token; an empty one takes its field's token away."""
+    db.executemany(
+        "INSERT OR REPLACE INTO tokens (event_id, field, token) VALUES (?, ?, ?)",
+        [(event_id, name, token) for name, token in tokens.items() if token])
+    db.executemany("DELETE FROM tokens WHERE event_id = ? AND field = ?",
+                   [(event_id, name) for name, token in tokens.items() if not token])
+
+
+def _migrate_tokens(db: sqlite3.Connection) -> None:
+    """Tokens stored as one JSON blob per event (before one row per token) get their rows."""
+    legacy = db.execute("SELECT id, secrets FROM events WHERE secrets != ''").fetchall()
+    if not legacy:
+        return
+    with _transaction(db):
+        for event_id, raw in legacy:
+            tokens = Secrets.from_legacy_json(raw).tokens
+            db.executemany(
+                "INSERT OR IGNORE INTO tokens (event_id, field, token) VALUES (?, ?, ?)",
+                [(event_id, name, token) for name, token in tokens.items()])
+            db.execute("UPDATE events SET secrets = '' WHERE id = ?", (event_id,))
 
 
 def _insert_change(db: sqlite3.Connection, event_id: str, change: Change, fingerprint: str) -> None:
@@ -386,6 +477,17 @@ class _transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (a full disk, an I/O error) may leave the
+                # transaction open: roll it back, or the next BEGIN fails and the
+                # connection holds the write lock and half a batch forever.
+                self._rollback()
+                raise
         else:
+            self._rollback()
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:
             self.db.execute("ROLLBACK")

@@ -178,10 +178,17 @@ async def presence(request: Request) -> Response:
 
 
 async def votes(request: Request) -> Response:
-    """``POST`` gives, ``DELETE .../votes/{item}?voter=`` withdraws one person's vote."""
+    """``POST`` gives, ``DELETE .../votes/{item}?voter=`` withdraws one person's vote.
+
+    A vote belongs to a person. In the browser that is the session's person (the
+    room page); over the API only the organiser records votes, each a named proxy
+    vote (paper ballots, a show of hands). A join token names nobody: were it let
+    name its voter, one link could vote again and again under new names."""
     services, event_id, access = await _reader(request)
-    if access.role not in (ORGANISER, JOIN):
-        raise errors.Forbidden("Votes come from participants' links, not the plenary screen.")
+    if access.role != ORGANISER:
+        raise errors.Forbidden(
+            "Participants vote on their room page; over the API only the organiser records "
+            "votes on someone's behalf.")
     if request.method == "POST":
         body = parse(VoteIn, await request.body())
         target, person = body.item, body.voter

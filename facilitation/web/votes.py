@@ -1,8 +1,7 @@
 """Votes from the room page: during plenary each person gives a few votes to actions.
 
-One vote per person per action is the store's doing (the vote's id is derived from
-the person and the action); the budget is checked against the board on each vote,
-one vote at a time per person (moderation.vote).
+One vote per person per action (the vote's id is derived from the person and the
+action) and the budget are checked in the store's atomic append (rules.py).
 A person is their browser session: ``session["sid"]``, never shown to anyone.
 """
 
