@@ -8,12 +8,17 @@ contexts (a context is one person: its own cookies, its own session).
 Helpers:
 - ``shot(page, name)`` saves a PNG into tests/artifacts/ (gitignored) for review;
 - ``assert_accessible(page)`` runs the vendored axe-core in the page and fails on any
-  serious or critical violation.
+  serious or critical violation;
+- ``problems`` (used by ``new_context``, so by every browser test): every console
+  error, uncaught page error, Content-Security-Policy violation and failed request of
+  every page the test opened. Any one of them fails the test, unless the test says
+  beforehand that it provokes it (``problems.allow(pattern, why)``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -80,9 +85,110 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
+# Reported by the page itself: the browser's own "Refused to ..." console line says
+# what was refused but not always which element; this adds the directive and source.
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+                + " at " + (e.sourceFile || "") + ":" + (e.lineNumber || 0)
+                + " sample " + JSON.stringify(e.sample || ""));
+});
+"""
+
+# A request the page itself gave up (a navigation or reload cutting a fetch short, the
+# outbox abandoning a send on a dead link to send it again at once): not a failure.
+ABORTED = "net::ERR_ABORTED"
+# What a test causes by taking a context offline: allowed in the contexts it took offline.
+OFFLINE = re.compile(r"ERR_INTERNET_DISCONNECTED|ERR_NETWORK_CHANGED|ERR_NAME_NOT_RESOLVED")
+
+
+class Problems:
+    """Console errors, page errors, CSP violations and failed requests of a test's pages.
+
+    Each is one line: ``console: ...``, ``page error: ...``, ``csp: ...``,
+    ``request failed: GET <url> <reason>`` or ``http <status>: POST <url>``. A test
+    that provokes some on purpose (a stale edit answers 409, a locked room 423, a
+    restarted server drops its sockets) allows them first, by a regular expression
+    searched in the line, with the reason it is expected.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, bool]] = []  # (line, whether its context went offline)
+        self.allowed: list[tuple[re.Pattern[str], str]] = []
+
+    def allow(self, pattern: str, why: str) -> None:
+        assert why, "say why the problem is expected"
+        self.allowed.append((re.compile(pattern), why))
+
+    def expected(self, line: str, offline: bool) -> bool:
+        if offline and OFFLINE.search(line):
+            return True
+        return any(pattern.search(line) for pattern, _ in self.allowed)
+
+    def unexpected(self) -> list[str]:
+        return [line for line, offline in self.seen if not self.expected(line, offline)]
+
+    def take(self) -> list[str]:
+        """Every line seen so far, forgotten (for tests of this harness itself)."""
+        lines = [line for line, _ in self.seen]
+        self.seen.clear()
+        return lines
+
+    async def watch(self, context: BrowserContext) -> None:
+        offline = {"went": False}
+        original = context.set_offline
+
+        async def set_offline(value: bool) -> None:
+            offline["went"] = offline["went"] or value
+            await original(value)
+
+        context.set_offline = set_offline  # type: ignore[method-assign]
+
+        def note(line: str) -> None:
+            self.seen.append((line, offline["went"]))
+
+        def on_console(message: Any) -> None:
+            if message.type != "error":
+                return
+            text = message.text
+            if text.startswith("Failed to load resource"):
+                return  # the same failure is noted with its URL by on_response / on_failed
+            note(("csp: " if "Content Security Policy" in text or text.startswith("CSP violation")
+                  else "console: ") + text)
+
+        def on_response(response: Any) -> None:
+            if response.status >= 400:
+                note(f"http {response.status}: {response.request.method} {response.url}")
+
+        def on_failed(request: Any) -> None:
+            failure = request.failure or ""
+            if ABORTED not in failure:
+                note(f"request failed: {request.method} {request.url} {failure}")
+
+        def on_page(page: Page) -> None:
+            page.on("console", on_console)
+            page.on("pageerror", lambda error: note(f"page error: {error}"))
+            page.on("response", on_response)
+            page.on("requestfailed", on_failed)
+
+        context.on("page", on_page)
+        await context.add_init_script(CSP_REPORTER)
+
+
 @pytest.fixture
-async def new_context(browser: Browser, server: Server) -> AsyncIterator[Any]:
-    """A factory of browser contexts (one per person); all closed after the test."""
+def problems() -> Problems:
+    return Problems()
+
+
+@pytest.fixture
+async def new_context(
+    browser: Browser, server: Server, problems: Problems
+) -> AsyncIterator[Any]:
+    """A factory of browser contexts (one per person); all closed after the test.
+
+    Every page of every context is watched (``problems``): after the test, any console
+    error, page error, CSP violation or failed request it did not allow fails it.
+    """
     opened: list[BrowserContext] = []
 
     async def make(viewport: dict[str, int] | None = None, **options: Any) -> BrowserContext:
@@ -90,12 +196,15 @@ async def new_context(browser: Browser, server: Server) -> AsyncIterator[Any]:
             base_url=server.url, viewport=viewport or LAPTOP, **options)
         # Assertions wait for live changes; a broken page must fail within seconds.
         context.set_default_timeout(10_000)
+        await problems.watch(context)
         opened.append(context)
         return context
 
     yield make
     for context in opened:
         await context.close()
+    unexpected = problems.unexpected()
+    assert not unexpected, "the pages reported problems:\n" + "\n".join(unexpected[:40])
 
 
 async def shot(page: Page, name: str, full_page: bool = True) -> Path:

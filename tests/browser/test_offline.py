@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
+from tests.browser.conftest import Problems
 from tests.conftest import Server, auth, new_event
 
 pytestmark = pytest.mark.browser
@@ -86,8 +87,9 @@ async def test_items_added_offline_survive_a_reload_and_arrive_once(
 
 
 async def test_a_refused_change_is_shown_with_its_reason_and_can_be_put_back(
-    server: Server, client: httpx.AsyncClient, new_context: Any
+    server: Server, client: httpx.AsyncClient, new_context: Any, problems: Problems
 ) -> None:
+    problems.allow(r"^http 423: POST \S+/items$", "the room is locked while the item waits")
     event = await new_event(client)
     room = event["rooms"][1]
     context = await new_context()
@@ -119,8 +121,9 @@ async def test_a_refused_change_is_shown_with_its_reason_and_can_be_put_back(
 
 
 async def test_a_stale_edit_shows_the_saved_version_beside_mine(
-    server: Server, client: httpx.AsyncClient, new_context: Any
+    server: Server, client: httpx.AsyncClient, new_context: Any, problems: Problems
 ) -> None:
+    problems.allow(r"^http 409: POST \S+/items/[0-9a-f-]+$", "the edit is stale on purpose")
     event = await new_event(client)
     room = event["rooms"][2]
     api = f"/api/events/{event['id']}/rooms/{room['id']}/items"

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.browser.conftest import Problems
 from tests.browser.test_offline import enter, items
 from tests.conftest import Server, auth, free_port, make_settings, new_event
 
@@ -72,8 +73,12 @@ async def test_the_page_reconnects_whatever_the_close_code(
 
 
 async def test_the_page_comes_back_after_a_server_restart(
-    tmp_path: Path, new_context: Any
+    tmp_path: Path, new_context: Any, problems: Problems
 ) -> None:
+    # While the server is down, the page's reconnects are refused (and htmx logs each).
+    problems.allow(r"^console: WebSocket connection to \S+ failed: .*ERR_CONNECTION_REFUSED",
+                   "the server is down")
+    problems.allow(r"^console: \[object Event\]$", "htmx's wsError of those refused sockets")
     port = free_port()
     settings = make_settings(tmp_path, port)
     running = await Server(settings).start()
