@@ -190,7 +190,12 @@ class Renderer:
         return self.render("partials/event_head.html", event=board.event, room=room, oob=True)
 
     def _room_state(self, change: Change, board: Board, room_id: str) -> str:
-        room = board.room(change.data["id"])
+        # A room's lock is its own: the page's #room-state has no room in its id, so
+        # another room's lock pushed here would close this room (the change itself is
+        # event-wide: room None, it reaches every socket of the event).
+        if change.data["id"] != room_id:
+            return ""
+        room = board.room(room_id)
         if room is None:
             return ""
         return self.render("partials/room_state.html", room=room, oob=True)
