@@ -200,6 +200,21 @@
     return news;
   }
 
+  // A poll that updates whatever of it this page shows (data-oob-optional: the
+  // "who is here" counters, which only some views of the board have) drops the
+  // parts with no target here; htmx would log each one as an error every poll.
+  function dropMissingTargets(event) {
+    var elt = event.detail.elt;
+    var html = event.detail.serverResponse;
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-oob-optional") || !html) return;
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    Array.prototype.slice.call(template.content.children).forEach(function (el) {
+      if (el.hasAttribute("hx-swap-oob") && el.id && !$(el.id)) el.remove();
+    });
+    event.detail.serverResponse = template.innerHTML;
+  }
+
   // Give each new entry of a fragment an empty placeholder in its list.
   function preparePlaceholders(html) {
     if (!html || html.indexOf("data-upsert") < 0) return;
@@ -324,6 +339,7 @@
       }
     });
     document.body.addEventListener("htmx:beforeSwap", function (event) {
+      dropMissingTargets(event);
       preparePlaceholders(event.detail.serverResponse);
     });
     document.body.addEventListener("htmx:afterSwap", syncLockState);
