@@ -21,7 +21,7 @@ from tests.conftest import Server, auth, item_body
 from tests.test_room_page import join, room_path
 
 # The frames a join token's stream carries that are not its room's own (room None).
-EVENT_WIDE = {"event", "room", "merge", "vote", "plenary", "timer", "message", "access"}
+EVENT_WIDE = {"event", "room", "merge", "vote", "plenary", "timer", "message", "access", "progress"}
 
 
 async def frames_until(ws: ClientConnection, sentinel: str, wait: float = 15) -> list[str]:
