@@ -109,3 +109,21 @@ async def test_the_organisers_follow_up_page(server: Server, client: httpx.Async
         assert (await owner_browser.get(f"/e/{ev['id']}/follow-up")).status_code == 403
 
 
+
+
+async def test_the_owners_page_speaks_the_owners_language(
+        server: Server, client: httpx.AsyncClient) -> None:
+    ev, _ = await after_the_event(client)
+    owners = await open_followup(client, ev)
+    url = owners["County Governor"]["url"]
+    async with browser_for(server) as phone:
+        await opened(phone, url)
+        path = url.split("?")[0].split(str(server.url), 1)[1]
+        french = await phone.get(path, headers={"accept-language": "fr-FR,fr;q=0.9"})
+        assert "Vos actions" in french.text and 'lang="fr"' in french.text
+        english = await phone.get(path, headers={"accept-language": "en-GB"})
+        assert "Your actions" in english.text
+        # Their own choice wins over the phone's.
+        phone.cookies.set("facilitation_lang", "nb")
+        chosen = await phone.get(path, headers={"accept-language": "fr"})
+        assert "Deres tiltak" in chosen.text

@@ -10,6 +10,7 @@ view update live. Without JavaScript every form is a plain POST and a redirect b
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -81,6 +82,19 @@ def refresh(event_id: str, seq: int) -> dict[str, Any]:
 # -- the owner's page ------------------------------------------------------------------
 
 
+def owner_language(conn: Request | WebSocket, event: dict[str, Any]) -> str:
+    """The owner's language: their own choice, else their phone's (an owner is not at
+    the event any more, and may not read its language), else the event's."""
+    own = i18n.valid(conn.cookies.get(i18n.COOKIE))
+    if own:
+        return own
+    header = conn.headers.get("accept-language", "")
+    browser = i18n.from_accept_language(header)
+    if browser != i18n.DEFAULT or re.search(r"(^|,)\s*en\b", header.lower()):
+        return browser
+    return i18n.valid(event.get("language")) or i18n.DEFAULT
+
+
 async def _owner(request: Request | WebSocket) -> tuple[Services, Access, Board, dict[str, Any]]:
     services = services_of(request)
     event_id = request.path_params["event"]
@@ -97,12 +111,14 @@ async def owner_page(request: Request) -> Response:
     if redirect is not None:
         return redirect
     services, access, board, owner = await _owner(request)
+    i18n.use(owner_language(request, board.event))
     base = f"/e/{event_id}/o/{owner['id']}"
     # Each card is rendered (and escaped) by its own template, as pushes render it.
     cards = [Markup(card(services.renderer, board, f, base))  # noqa: S704
              for f in followup.of_owner(board, owner["id"])]
+    # No "event" in the context: the page would then speak the event's language.
     return services.renderer.page(request, "followup/owner.html", {
-        "event": board.event, "owner": owner, "cards": cards, "base": base, "seq": board.seq,
+        "title": board.event.get("title", ""), "owner": owner, "cards": cards, "base": base, "seq": board.seq,
         "epoch": board.event.get("epoch", ""), "heartbeat": services.settings.heartbeat_seconds,
     })
 
@@ -127,7 +143,7 @@ async def owner_report(request: Request) -> Response:
     services, access, board, owner = await _owner(request)
     require_same_origin(request)
     base = f"/e/{board.event_id}/o/{owner['id']}"
-    i18n.use(i18n.choose(request, board.event))
+    i18n.use(owner_language(request, board.event))
     form = await request.form()
     try:
         patch = parse(ProgressPatch, form_body(form))
@@ -156,7 +172,7 @@ async def owner_socket(websocket: WebSocket) -> None:
     after = parse_after(websocket.query_params.get("after"))
     epoch = parse_epoch(websocket.query_params.get("epoch"))
     await websocket.accept()
-    view = f"{OWNER_VIEW}:{owner['id']}@{i18n.choose(websocket, board.event)}"
+    view = f"{OWNER_VIEW}:{owner['id']}@{owner_language(websocket, board.event)}"
     await live.stream(websocket, services, board.event_id, view, None, after, epoch,
                       access=access)
 
