@@ -162,13 +162,16 @@ def edit_event(args: argparse.Namespace) -> int:
 
     from facilitation import errors, moderation
     from facilitation.domain import DomainError
+    from facilitation.outcomes.safety import one_line
     from facilitation.schemas import EventPatch, GoalEdit, RoomEdit
 
     async def job(services: Any) -> dict[str, Any]:
         board = await services.board(args.event)
         event = board.event
-        rooms = [RoomEdit(id=r["id"], name=r["name"], prompt=r["prompt"]) for r in event["rooms"]]
-        goals = [GoalEdit(id=g["id"], text=g["text"]) for g in event["goals"]]
+        # Stored before they had to be one line: joined, so the edit is accepted.
+        rooms = [RoomEdit(id=r["id"], name=one_line(r["name"]), prompt=one_line(r["prompt"]))
+                 for r in event["rooms"]]
+        goals = [GoalEdit(id=g["id"], text=one_line(g["text"])) for g in event["goals"]]
         for raw in args.room or []:
             room = parse_room(raw)
             rooms.append(RoomEdit(name=room.name, prompt=room.prompt))

@@ -11,7 +11,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from facilitation.errors import BadRequest, Unprocessable
 
@@ -25,6 +25,22 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX)]
+# Line breaks of every kind: CR, LF, NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR, and the
+# vertical tab and form feed that some editors paste.
+LINE_BREAKS = frozenset("\r\n\x0b\x0c\x85\u2028\u2029")
+
+
+def _one_line(value: str) -> str:
+    if any(c in LINE_BREAKS for c in value):
+        raise ValueError("must be one line (no line breaks)")
+    return value
+
+
+# Titles, room names, guiding questions and goal texts head pages, reports and
+# calendars: one line each, refused (422) rather than silently joined.
+LineName = Annotated[Name, AfterValidator(_one_line)]
+OptionalLine = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX), AfterValidator(_one_line)]
 Status = Literal["proposed", "agreed", "done"]
 M = TypeVar("M", bound="BaseModel")
 
@@ -34,14 +50,14 @@ class Strict(BaseModel):
 
 
 class RoomIn(Strict):
-    name: Name
-    prompt: OptionalText = ""
+    name: LineName
+    prompt: OptionalLine = ""
 
 
 class EventIn(Strict):
-    title: Name
+    title: LineName
     rooms: list[RoomIn] = Field(min_length=1, max_length=100)
-    goals: list[Name] = Field(default_factory=list, max_length=100)
+    goals: list[LineName] = Field(default_factory=list, max_length=100)
     language: Literal["en", "nb", "fr"] = "en"
 
 
@@ -120,17 +136,17 @@ def changed_fields(patch: BaseModel) -> dict[str, Any]:
 
 class RoomEdit(Strict):
     id: str | None = None  # None: a new room
-    name: Name
-    prompt: OptionalText = ""
+    name: LineName
+    prompt: OptionalLine = ""
 
 
 class GoalEdit(Strict):
     id: str | None = None  # None: a new goal
-    text: Name
+    text: LineName
 
 
 class EventPatch(Strict):
-    title: Name | None = None
+    title: LineName | None = None
     rooms: list[RoomEdit] | None = Field(default=None, min_length=1, max_length=100)
     goals: list[GoalEdit] | None = Field(default=None, max_length=100)
 

@@ -25,7 +25,7 @@ EVENT = {
     "title": "Beredskap & <b>Preparedness</b> 🌊",
     "rooms": [
         {"name": "Havner og kritisk infrastruktur", "prompt": "Hvordan deler vi et situasjonsbilde?"},
-        {"name": "=Citizens <i>&</i> households", "prompt": "What should every household know?\nAnd when?"},
+        {"name": "=Citizens <i>&</i> households", "prompt": "What should every household know, and when?"},
         {"name": "Industrie et fournisseurs", "prompt": "Qui fait quoi ?"},
     ],
     "goals": ["Shared situational picture", "Clear roles", "Joint exercises", "Funding for pilots"],

@@ -109,13 +109,13 @@ async def test_actions_csv(client: httpx.AsyncClient, hostile: Hostile) -> None:
     assert answer.headers["content-disposition"] == (
         f'attachment; filename="beredskap-b-preparedness-b-outcomes-{today}.csv"')
     rows = read_csv(answer.content)
-    actions = [r for r in rows if r["type"] == "action"]
+    actions = [r for r in rows if r["type"] == "Action"]
     assert [r["id"] for r in actions].count(actions[0]["id"]) == 1
     assert sorted(r["id"] for r in actions) == sorted(hostile.live_items)
     assert "DELETED" not in answer.content.decode("utf-8-sig")
     # Room by room, in the order of creation within each room.
     assert [r["ref"] for r in actions][:3] == ["R1.1", "R1.2", "R1.3"]
-    [merged] = [r for r in rows if r["type"] == "merged"]
+    [merged] = [r for r in rows if r["type"] == "Joint action"]
     assert merged["sources"] == "R1.1; R2.2" and merged["id"] == hostile.merge_id
     for row in rows:
         for cell in row.values():
@@ -149,7 +149,7 @@ async def test_roles_csv(client: httpx.AsyncClient, hostile: Hostile) -> None:
 async def test_xlsx(client: httpx.AsyncClient, hostile: Hostile) -> None:
     answer = await download(client, hostile, "xlsx")
     book = openpyxl.load_workbook(io.BytesIO(answer.content))
-    assert book.sheetnames == ["Actions", "Roles", "Goal alignment", "Rooms"]
+    assert book.sheetnames == ["Summary", "Actions", "Roles", "Goal alignment", "Rooms"]
     sheet = book["Actions"]
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref and sheet.auto_filter.ref.startswith("A1:")
@@ -158,15 +158,17 @@ async def test_xlsx(client: httpx.AsyncClient, hostile: Hostile) -> None:
     assert sheet.column_dimensions["D"].width >= 40
     rows = [dict(zip(header, (c.value for c in row), strict=True))
             for row in sheet.iter_rows(min_row=2)]
-    for row in sheet.iter_rows():
-        for cell in row:
-            assert cell.data_type != "f"
-            if isinstance(cell.value, str):
-                assert not cell.value.startswith(DANGEROUS_START), cell.value
-    actions = [r for r in rows if r["type"] == "action"]
+    for name in book.sheetnames:
+        for row in book[name].iter_rows():
+            for cell in row:
+                assert cell.data_type != "f"
+                if isinstance(cell.value, str) and cell.value.startswith(DANGEROUS_START):
+                    # Kept as typed, a string with the quote-prefix style: no apostrophe.
+                    assert cell.data_type == "s" and cell.quotePrefix, cell.value
+    actions = [r for r in rows if r["type"] == "Action"]
     assert sorted(r["id"] for r in actions) == sorted(hostile.live_items)
-    assert len([r for r in rows if r["type"] == "merged"]) == 1
-    by_text = {unquote(r["action"]): r for r in actions}
+    assert len([r for r in rows if r["type"] == "Joint action"]) == 1
+    by_text = {r["action"]: r for r in actions}
     assert {SCRIPT, HTMX, FORMULA, MULTILINE, WORLD, MARKUP} <= set(by_text)
     assert by_text[WORLD]["due"] == datetime(2027, 1, 31)  # a real date, not text
     assert isinstance(by_text[WORLD]["created (UTC)"], datetime)
@@ -174,9 +176,9 @@ async def test_xlsx(client: httpx.AsyncClient, hostile: Hostile) -> None:
     assert len(roles) == len(hostile.live_roles)
     alignment = list(book["Goal alignment"].iter_rows(values_only=True))
     assert alignment[0][1] == "Havner og kritisk infrastruktur"
-    assert alignment[0][2] == "'=Citizens <i>&</i> households"
+    assert alignment[0][2] == "=Citizens <i>&</i> households"
     funding = next(r for r in alignment if r[0] == "Funding for pilots")
-    assert funding[-1] == "NOT ADDRESSED"
+    assert funding[-1] == "not addressed"
     rooms = list(book["Rooms"].iter_rows(min_row=2, values_only=True))
     assert [r[2] for r in rooms] == [3, 3, 4]
 
@@ -189,10 +191,11 @@ async def test_markdown_is_literal(client: httpx.AsyncClient, hostile: Hostile) 
     text = answer.content.decode("utf-8")
     assert "DELETED" not in text
     assert WORLD in text  # nothing in it needs escaping: its letters, script and emoji survive
-    # Every live action once under its room (its ref opens its list item), the merged once.
+    # Every live action once in the rooms' appendix (its ref opens its list item).
     doc = (await download(client, hostile, "json")).json()
-    lines = text.splitlines()
-    for ref in [a["ref"] for a in doc["actions"]] + ["M1"]:
+    rooms = text.split("## Appendix: the rooms")[1].split("## Appendix: actions by owner")[0]
+    lines = rooms.splitlines()
+    for ref in [a["ref"] for a in doc["actions"]]:
         assert sum(1 for line in lines if line.startswith(f"- **{ref}** ")) == 1, ref
     assert sum(1 for line in lines if line.startswith("- **") and " — " in line
                and not line.startswith(("- **R", "- **M"))) == len(hostile.live_roles)
@@ -202,11 +205,10 @@ async def test_markdown_is_literal(client: httpx.AsyncClient, hostile: Hostile) 
     assert "<script" not in rendered and "<div" not in rendered and "<i>" not in rendered
     assert "<b>" not in rendered and "href" not in rendered and "<code>" not in rendered
     assert "&lt;script&gt;" in rendered
-    assert rendered.count("<h2>") == 3 + 3  # summary, three rooms, merged, goal alignment
+    assert rendered.count("<h2>") == 3  # the summary, the rooms, the owners
     assert "<h1>Outcomes: Beredskap &amp; &lt;b&gt;Preparedness&lt;/b&gt; 🌊</h1>" in rendered
     # Multi-line text stays inside its list item, as line breaks.
     assert "Line one of the plan<br />\nLine two<br />\n# Not a heading" in rendered
-    assert "R1.1" in text and "Sources: R1.1" in text
     assert "not addressed" in text
 
 
@@ -231,22 +233,21 @@ async def test_html_report(client: httpx.AsyncClient, hostile: Hostile) -> None:
     assert answer.headers["content-disposition"].startswith("inline;")
     policy = answer.headers["content-security-policy"]
     assert "script" not in policy and "unsafe" not in policy and "default-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy
     page = Collect()
     page.feed(answer.content.decode("utf-8"))
     names = [t for t, _ in page.tags]
     assert "script" not in names and "iframe" not in names and "img" not in names
     for _, attrs in page.tags:
-        assert not any(a.startswith(("on", "hx-")) for a in attrs)
-    # One row per live action and per merged action (a ref cell each), one per role.
-    refs = [attrs for tag, attrs in page.tags if tag == "td" and attrs.get("class") == "ref"]
-    assert len(refs) == len(hostile.live_items) + 1
-    role_rows = answer.text.count('<td class="text" dir="auto">') // 3
-    assert role_rows == len(hostile.live_roles)
+        assert not any(a.startswith(("on", "hx-", "style")) for a in attrs)
+    # One row per live action in the rooms' appendix, one per role.
+    appendix = answer.text.split('<section class="appendix"')[1].split('<section class="owners"')[0]
+    assert appendix.count('<td class="ref">') == len(hostile.live_items)
+    assert appendix.count("<tr><td class=\"text") == len(hostile.live_roles)
     body = "".join(page.text)
     for hostile_text in (SCRIPT, HTMX, FORMULA, WORLD, MARKUP, "Line two\n\n# Not a heading"):
         assert hostile_text in body
     assert "DELETED" not in body
-    assert names.count("section") == 1 + 3 + 2
     assert "break-before: page" in body  # the print stylesheet
 
 
@@ -258,10 +259,20 @@ async def test_ics(client: httpx.AsyncClient, hostile: Hostile) -> None:
     assert answer.headers["content-type"].startswith("text/calendar")
     calendar = icalendar.Calendar.from_ical(answer.content)
     events = list(calendar.walk("VEVENT"))
-    due = {i["id"]: i for i in hostile.live_items.values() if i["due"]}
-    assert sorted(str(e["uid"]).split("@")[0] for e in events) == sorted(due)
-    for event in events:
-        item = due[str(event["uid"]).split("@")[0]]
+    event_id = hostile.event["id"]
+    # Every action with a due date once; the joint action instead of its sources.
+    due = {i["id"]: i for i in hostile.live_items.values()
+           if i["due"] and i["id"] not in hostile.merge_sources}
+    uids = [str(e["uid"]) for e in events]
+    assert all(uid.startswith(f"{event_id}-") and uid.endswith("@facilitation") for uid in uids)
+    ids = [uid[len(event_id) + 1:].split("@")[0] for uid in uids]
+    assert sorted(ids) == sorted([*due, hostile.merge_id])
+    for event, entity_id in zip(events, ids, strict=True):
+        if entity_id == hostile.merge_id:
+            assert "One contact list" in str(event["summary"])
+            assert event.decoded("dtstart") == date(2026, 12, 15)  # its sources' earliest
+            continue
+        item = due[entity_id]
         assert event.decoded("dtstart") == date.fromisoformat(item["due"])
         assert item["owner"] in str(event["summary"])
         assert item["text"] in str(event["description"])

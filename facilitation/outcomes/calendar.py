@@ -1,5 +1,10 @@
 """iCalendar: one all-day entry per action with a due date, carrying its owner.
 
+A joint action is one entry with the moderator's wording (its sources are not
+repeated); every other action is one entry. Labels are in the event's language.
+UIDs are ``<event id>-<action id>@facilitation``: an imported copy of an event has
+a new event id, so its entries never replace the original's in a calendar.
+
 Written by hand (RFC 5545 is small for this much: escape, fold at 75 octets)
 because it is ten times faster than building component objects for a large
 event; tests read it back with the ``icalendar`` parser.
@@ -7,10 +12,11 @@ event; tests read it back with the ``icalendar`` parser.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date
 
-from facilitation.outcomes.model import Action, Outcomes
-from facilitation.outcomes.safety import printable
+from facilitation.outcomes.model import Action, Merged, Outcomes
+from facilitation.outcomes.safety import one_line, printable
+from facilitation.outcomes.words import Words
 
 STATUS = {"proposed": "TENTATIVE", "agreed": "CONFIRMED", "done": "CONFIRMED"}
 
@@ -37,42 +43,51 @@ def fold(line: str) -> str:
     return "\r\n ".join(parts) + "\r\n"
 
 
-def _summary(a: Action) -> str:
+def ical_date(day: date) -> str:
+    """YYYYMMDD with four digits for any year (strftime drops the zeros of year 1)."""
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+def _summary(a: Action | Merged) -> str:
     first = next((line.strip() for line in printable(a.text).split("\n") if line.strip()), "")
     if len(first) > 120:
         first = first[:119] + "…"
-    return f"{first} ({a.owner})" if a.owner else first
+    return f"{first} ({one_line(a.owner)})" if a.owner.strip() else first
 
 
-def _event(a: Action, stamp: str) -> list[str]:
+def _event(o: Outcomes, a: Action | Merged, stamp: str, _: Words) -> list[str]:
     assert a.due is not None
-    description = [a.text, "", f"Owner: {a.owner or '—'}", f"Room: {a.room.name}",
-                   f"Status: {a.status}", f"Reference: {a.ref}"]
+    rooms = "; ".join(r.name for r in a.rooms)
+    description = [a.text, "", f"{_('Owner')}: {a.owner or '—'}", f"{_('Room')}: {rooms}",
+                   f"{_('Status')}: {_.status(a.status)}", f"{_('Reference')}: {a.ref}"]
     if a.goals:
-        description.append("Goals: " + "; ".join(g.text for g in a.goals))
-    if a.merged_into:
-        description.append(f"Merged into: {a.merged_into}")
+        description.append(f"{_('Goals')}: " + "; ".join(g.text for g in a.goals))
+    if isinstance(a, Merged) and a.sources:
+        description.append(f"{_('Sources')}: " + ", ".join(s.ref for s in a.sources))
+    # DTSTART alone is a one-day entry (RFC 5545 3.6.1): no DTEND, so no "day after"
+    # to compute, which does not exist for 9999-12-31.
     return [
         "BEGIN:VEVENT",
-        f"UID:{a.id}@facilitation",
+        f"UID:{o.event_id}-{a.id}@facilitation",
         f"DTSTAMP:{stamp}",
-        f"DTSTART;VALUE=DATE:{a.due.strftime('%Y%m%d')}",
-        f"DTEND;VALUE=DATE:{(a.due + timedelta(days=1)).strftime('%Y%m%d')}",
+        f"DTSTART;VALUE=DATE:{ical_date(a.due)}",
         f"SUMMARY:{escape(_summary(a))}",
         f"DESCRIPTION:{escape(chr(10).join(description))}",
-        f"CATEGORIES:{escape(a.room.name)}",
+        f"CATEGORIES:{escape(one_line(rooms))}",
         f"STATUS:{STATUS.get(a.status, 'TENTATIVE')}",
         "TRANSP:TRANSPARENT",
         "END:VEVENT",
     ]
 
 
-def ics(o: Outcomes) -> bytes:
+def ics(o: Outcomes, options: object = None) -> bytes:
+    _ = Words(o.language)
     stamp = o.exported_at.strftime("%Y%m%dT%H%M%SZ")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//facilitation//outcomes//EN",
-             "CALSCALE:GREGORIAN", "METHOD:PUBLISH", f"X-WR-CALNAME:{escape(o.title)}"]
-    for action in o.actions:
+             "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+             f"X-WR-CALNAME:{escape(one_line(_('Outcomes: %(title)s', title=o.title)))}"]
+    for action in o.board_actions:
         if action.due is not None:
-            lines += _event(action, stamp)
+            lines += _event(o, action, stamp, _)
     lines.append("END:VCALENDAR")
     return "".join(fold(line) for line in lines).encode("utf-8")

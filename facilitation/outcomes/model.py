@@ -5,7 +5,13 @@ spreadsheet and a report of the same moment cannot disagree. Building it is
 pure (no I/O): it reads a ``domain.Board`` snapshot, keeps only what is live
 (deleted items, roles, merges and votes are gone), and derives what organisers
 ask for: references they can quote, merged actions with their sources, votes,
-per-room counts and the goal alignment summary.
+per-room counts, the goal alignment summary, the roles matrix with its conflicts
+(the plenary's rule, ``plenary.roles_matrix``), each owner's list and what is
+still without an owner or a due date.
+
+Adding a per-action field (say, follow-up progress): add it to ``Action`` and
+``Merged`` (with a default), fill it in ``build``/``_merged``, and add one column
+to ``tabular.ACTION_COLUMNS``; the CSV, the spreadsheet and the JSON follow.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from facilitation.domain import ITEM, MERGE, ROLE, VOTE, Board, Entity, public
+from facilitation.outcomes.safety import one_line
+
+TOP_ACTIONS = 10  # how many of the most voted actions the summary shows
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,11 @@ class Goal:
     id: str
     text: str
     known: bool = True  # False: an item still carries a goal the event no longer has
+    code: str = ""  # "G2": how tables refer to it, with a legend ("" for a removed goal)
+
+    @property
+    def label(self) -> str:
+        return self.code or self.text
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,14 @@ class Action:
     created_at: datetime
     updated_at: datetime
     stored: Entity  # the entity as the API shows it: the JSON keeps every field
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        return (self.owner,) if self.owner.strip() else ()
+
+    @property
+    def rooms(self) -> tuple[Room, ...]:
+        return (self.room,)
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,34 @@ class Merged:
     created_at: datetime
     updated_at: datetime
     stored: Entity
+    owners: tuple[str, ...] = ()  # its owner, or each distinct owner of its sources
+
+
+@dataclass(frozen=True)
+class RoleConflict:
+    """Two role assignments that clash (``plenary.roles_matrix``'s rule)."""
+
+    kind: str  # "two_leads": two actors lead one responsibility; "contradicting": one actor, two roles
+    first: Role
+    second: Role
+    responsibility: str
+
+
+@dataclass(frozen=True)
+class ActorRoles:
+    """One line of the roles matrix: an actor's roles in each room."""
+
+    actor: str
+    per_room: tuple[tuple[Role, ...], ...]  # in the order of Outcomes.rooms
+    conflict: bool
+
+
+@dataclass(frozen=True)
+class OwnerActions:
+    """What one owner has to do: to send to them."""
+
+    owner: str
+    actions: tuple[Action | Merged, ...]
 
 
 @dataclass(frozen=True)
@@ -134,6 +184,8 @@ class Outcomes:
     untagged: tuple[int, ...]  # per room: unmerged actions and merged actions with no goal
     votes: tuple[Entity, ...]  # live vote entities, kept for the JSON and its re-import
     totals: Counts = field(default_factory=Counts)
+    actors: tuple[ActorRoles, ...] = ()
+    conflicts: tuple[RoleConflict, ...] = ()
 
     @property
     def actions(self) -> list[Action]:
@@ -142,6 +194,41 @@ class Outcomes:
     @property
     def roles(self) -> list[Role]:
         return [r for room in self.rooms for r in room.roles]
+
+    @property
+    def board_actions(self) -> list[Action | Merged]:
+        """As the plenary lists them: each room's unmerged actions, then the joint actions."""
+        return [*(a for a in self.actions if not a.merged_into), *self.merges]
+
+    @property
+    def top(self) -> list[Action | Merged]:
+        """The most voted actions, most votes first (ties in board order)."""
+        voted = [a for a in self.board_actions if a.votes > 0]
+        return sorted(voted, key=lambda a: -a.votes)[:TOP_ACTIONS]
+
+    @property
+    def unassigned(self) -> list[Action | Merged]:
+        """Actions still without an owner or without a due date."""
+        return [a for a in self.board_actions if not a.owners or a.due is None]
+
+    @property
+    def owners(self) -> list[OwnerActions]:
+        """Each owner's actions (joint actions once, under each of their owners), by name."""
+        found: dict[str, tuple[str, list[Action | Merged]]] = {}
+        for action in self.board_actions:
+            for owner in action.owners:
+                found.setdefault(same_owner(owner), (owner.strip(), []))[1].append(action)
+        return [OwnerActions(name, tuple(actions))
+                for _, (name, actions) in sorted(found.items())]
+
+    def owned_by(self, owner: str) -> list[Action | Merged]:
+        wanted = same_owner(owner)
+        return [a for a in self.board_actions if wanted in {same_owner(o) for o in a.owners}]
+
+
+def same_owner(name: str) -> str:
+    """Owners compared as the follow-up links compare them: no case, no extra spaces."""
+    return one_line(name).casefold()
 
 
 def parse_time(raw: Any) -> datetime:
@@ -206,7 +293,8 @@ def _voters(votes: list[Entity]) -> dict[str, set[str]]:
 def build(board: Board, exported_at: datetime | None = None) -> Outcomes:
     """The outcomes of ``board``: pure, so it can run on any thread."""
     event = board.event
-    goals = tuple(Goal(_text(g["id"]), _text(g.get("text"))) for g in event.get("goals", []))
+    goals = tuple(Goal(_text(g["id"]), _text(g.get("text")), code=f"G{n}")
+                  for n, g in enumerate(event.get("goals", []), start=1))
     goal_by_id = {g.id: g for g in goals}
     rooms, room_by_id = _rooms(board)
     votes = board.live(VOTE)
@@ -265,14 +353,45 @@ def build(board: Board, exported_at: datetime | None = None) -> Outcomes:
     alignment, untagged = _alignment(goals, room_outcomes, merges)
     all_actions = [a for r in room_outcomes for a in r.actions]
     all_roles = [x for r in room_outcomes for x in r.roles]
+    actors, conflicts = _roles_matrix(board, rooms, all_roles)
     return Outcomes(
         event_id=board.event_id, title=_text(event.get("title")),
         language=_text(event.get("language")) or "en", seq=board.seq,
         exported_at=(exported_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0),
         goals=goals, rooms=tuple(room_outcomes), merges=merges, alignment=alignment,
         untagged=untagged, votes=tuple(public(v) for v in votes),
-        totals=_counts(all_actions, all_roles),
+        totals=_counts(all_actions, all_roles), actors=actors, conflicts=conflicts,
     )
+
+
+def _roles_matrix(board: Board, rooms: list[Room], roles: list[Role]
+                  ) -> tuple[tuple[ActorRoles, ...], tuple[RoleConflict, ...]]:
+    """Actors x rooms, and the conflicts the plenary flags (its rule, one place)."""
+    from facilitation.plenary import roles_matrix
+
+    by_id = {r.id: r for r in roles}
+    matrix = roles_matrix(board)
+    conflicts = tuple(
+        RoleConflict(c["kind"], by_id[c["roles"][0]["id"]], by_id[c["roles"][1]["id"]],
+                     _text(c.get("responsibility")))
+        for c in matrix["conflicts"]
+        if c["roles"][0]["id"] in by_id and c["roles"][1]["id"] in by_id
+    )
+    flagged = {r.id for c in conflicts for r in (c.first, c.second)}
+    # Rows built here rather than taken from the plenary's, so that roles of a room the
+    # event no longer lists keep their column.
+    grouped: dict[str, list[Role]] = {}
+    for role in roles:
+        grouped.setdefault(same_owner(role.actor), []).append(role)
+    actors = tuple(
+        ActorRoles(
+            actor=found[0].actor.strip(),
+            per_room=tuple(tuple(r for r in found if r.room.id == room.id) for room in rooms),
+            conflict=any(r.id in flagged for r in found),
+        )
+        for _, found in sorted(grouped.items())
+    )
+    return actors, conflicts
 
 
 def _counts(actions: list[Action], roles: list[Role]) -> Counts:
@@ -312,10 +431,14 @@ def _merged(ref: str, merge: Entity, sources: list[Action], room_by_id: dict[str
     """A merged action: the moderator's fields, its sources' where the moderator left a gap."""
     stored_rooms = [room_by_id[r] for r in merge.get("rooms") or [] if r in room_by_id]
     rooms = tuple(dict.fromkeys([*stored_rooms, *(a.room for a in sources)]))
-    owners = [a.owner for a in sources if a.owner]
+    owners = list(dict.fromkeys(a.owner.strip() for a in sources if a.owner.strip()))
+    own_owner = _text(merge.get("owner")).strip()
     dues = [a.due for a in sources if a.due is not None]
-    # As the plenary shows it: the merge's own goals and every source's.
-    goal_ids = [*(merge.get("goals") or []), *(g.id for a in sources for g in a.goals)]
+    # The joint action's own goals: set from its sources when it was made, then the
+    # moderator's (PATCH .../merges/{id}). Its sources' goals only for a merge without any.
+    own_goals = merge.get("goals")
+    goal_ids = (own_goals if isinstance(own_goals, list)
+                else [g.id for a in sources for g in a.goals])
     # Interest in a merged action: distinct voters on it or on any of its sources.
     who: set[str] = set(voters.get(merge["id"], ()))
     for action in sources:
@@ -324,7 +447,7 @@ def _merged(ref: str, merge: Entity, sources: list[Action], room_by_id: dict[str
         ref=ref, id=merge["id"],
         text=_text(merge.get("text")) or (sources[0].text if sources else ""),
         sources=tuple(sources), rooms=rooms,
-        owner=_text(merge.get("owner")) or "; ".join(dict.fromkeys(owners)),
+        owner=own_owner or "; ".join(owners), owners=(own_owner,) if own_owner else tuple(owners),
         due=parse_due(merge.get("due")) or (min(dues) if dues else None),
         status=_text(merge.get("status")) or "proposed", goals=_goals_of(goal_ids, goal_by_id),
         votes=len(who), author=_text(merge.get("author")), version=int(merge.get("version", 1)),

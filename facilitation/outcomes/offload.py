@@ -22,7 +22,7 @@ import sys
 import weakref
 
 from facilitation.domain import Board
-from facilitation.outcomes import Export, export
+from facilitation.outcomes import Export, Query, export
 from facilitation.outcomes.worker import frame
 
 log = logging.getLogger("facilitation")
@@ -50,7 +50,7 @@ class Helper:
             )
         return self.process
 
-    async def render(self, board: Board, fmt: str) -> Export:
+    async def render(self, board: Board, fmt: str | Query) -> Export:
         async with self.lock:
             process = await self._started()
             assert process.stdin is not None and process.stdout is not None
@@ -86,7 +86,7 @@ def helper() -> Helper:
     return _helpers[loop]
 
 
-async def render(board: Board, fmt: str) -> Export:
+async def render(board: Board, fmt: str | Query) -> Export:
     """``outcomes.export(board, fmt)``, computed off the event loop."""
     try:
         return await helper().render(board, fmt)

@@ -1,37 +1,87 @@
-"""CSV and XLSX: the same rows, one column per field, names instead of ids.
+"""CSV: the same rows as the spreadsheet, one column per field, names instead of ids.
 
-The rows are defined once here (``action_rows``, ``role_rows`` ...) and written
-by both writers, so the spreadsheet and the CSV always have the same columns.
-Every text cell goes through ``neutralise``: nothing typed in a room can become
-a formula.
+The columns and rows are defined once here (``action_columns``/``action_rows`` ...)
+and written by both writers (this CSV and ``spreadsheet.xlsx``), so they always
+agree. Headers, status values and yes/no are in the event's language (``Words``);
+the separator is the language's (``;`` for nb and fr) unless the request names one.
+Every text cell goes through ``neutralise``: nothing typed in a room can become a
+formula.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from facilitation.outcomes.model import Action, Merged, Outcomes, Role
+from facilitation.outcomes.model import Action, Goal, Merged, Outcomes, Role
 from facilitation.outcomes.safety import neutralise, printable
+from facilitation.outcomes.words import Words
 
 Cell = str | int | date | datetime | None
+Columns = list[tuple[str, int]]  # header, width in characters (the spreadsheet's)
 
-ACTION_COLUMNS = (
-    ("ref", 8), ("type", 9), ("room", 24), ("action", 60), ("owner", 22), ("due", 12),
-    ("status", 10), ("goals", 30), ("votes", 7), ("merged into", 12), ("sources", 18),
-    ("author", 22), ("created (UTC)", 19), ("updated (UTC)", 19), ("id", 38),
-)
-ROLE_COLUMNS = (
-    ("room", 24), ("actor", 28), ("role", 28), ("responsibility", 60), ("author", 22),
-    ("created (UTC)", 19), ("updated (UTC)", 19), ("id", 38),
-)
-ROOM_COLUMNS = (
-    ("room", 24), ("guiding question", 60), ("actions", 9), ("proposed", 10), ("agreed", 9),
-    ("done", 7), ("merged", 9), ("votes", 7), ("roles", 7), ("locked", 8),
-)
+
+@dataclass(frozen=True)
+class Options:
+    """What a download may ask for besides its format (query parameters of the API)."""
+
+    owner: str | None = None  # only this owner's actions (outcomes.csv)
+    separator: str | None = None  # "," or ";"; None: the language's
+
+
+def action_columns(_: Words) -> Columns:
+    return [
+        (_.pgettext("column", "ref"), 7),
+        (_.pgettext("column", "type"), 11),
+        (_.pgettext("column", "room"), 24),
+        (_.pgettext("column", "action"), 72),
+        (_.pgettext("column", "owner"), 22),
+        (_.pgettext("column", "due"), 11),
+        (_.pgettext("column", "status"), 10),
+        (_.pgettext("column", "goals"), 12),
+        (_.pgettext("column", "votes"), 7),
+        (_.pgettext("column", "merged into"), 9),
+        (_.pgettext("column", "sources"), 12),
+        (_.pgettext("column", "author"), 18),
+        (_.pgettext("column", "created (UTC)"), 17),
+        (_.pgettext("column", "updated (UTC)"), 17),
+        (_.pgettext("column", "id"), 38),
+    ]
+
+
+def role_columns(_: Words) -> Columns:
+    return [
+        (_.pgettext("column", "room"), 24),
+        (_.pgettext("column", "actor"), 26),
+        (_.pgettext("column", "role"), 22),
+        (_.pgettext("column", "responsibility"), 60),
+        (_.pgettext("column", "author"), 18),
+        (_.pgettext("column", "created (UTC)"), 17),
+        (_.pgettext("column", "updated (UTC)"), 17),
+        (_.pgettext("column", "id"), 38),
+    ]
+
+
+def room_columns(_: Words) -> Columns:
+    return [
+        (_.pgettext("column", "room"), 30),
+        (_.pgettext("column", "guiding question"), 60),
+        (_.pgettext("column", "actions"), 9),
+        (_.pgettext("column", "proposed"), 10),
+        (_.pgettext("column", "agreed"), 9),
+        (_.pgettext("column", "done"), 9),
+        (_.pgettext("column", "merged"), 9),
+        (_.pgettext("column", "votes"), 7),
+        (_.pgettext("column", "roles"), 7),
+        (_.pgettext("column", "locked"), 8),
+    ]
+
+
+def goal_texts(goals: Iterable[Goal]) -> str:
+    return "; ".join(g.text for g in goals)
 
 
 def _naive(moment: datetime) -> datetime:
@@ -39,28 +89,36 @@ def _naive(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
 
 
-def _goals(goals: Any) -> str:
-    return "; ".join(g.text for g in goals)
+def action_row(a: Action, _: Words) -> list[Cell]:
+    return [a.ref, _("Action"), a.room.name, a.text, a.owner, a.due, _.status(a.status),
+            goal_texts(a.goals), a.votes, a.merged_into, "", a.author, _naive(a.created_at),
+            _naive(a.updated_at), a.id]
 
 
-def action_row(a: Action) -> list[Cell]:
-    return [a.ref, "action", a.room.name, a.text, a.owner, a.due, a.status, _goals(a.goals),
-            a.votes, a.merged_into, "", a.author, _naive(a.created_at), _naive(a.updated_at), a.id]
+def merged_row(m: Merged, _: Words) -> list[Cell]:
+    return [m.ref, _("Joint action"), "; ".join(r.name for r in m.rooms), m.text, m.owner, m.due,
+            _.status(m.status), goal_texts(m.goals), m.votes, "",
+            "; ".join(a.ref for a in m.sources), m.author, _naive(m.created_at),
+            _naive(m.updated_at), m.id]
 
 
-def merged_row(m: Merged) -> list[Cell]:
-    return [m.ref, "merged", "; ".join(r.name for r in m.rooms), m.text, m.owner, m.due, m.status,
-            _goals(m.goals), m.votes, "", "; ".join(a.ref for a in m.sources), m.author,
-            _naive(m.created_at), _naive(m.updated_at), m.id]
+def row_of(a: Action | Merged, _: Words) -> list[Cell]:
+    return action_row(a, _) if isinstance(a, Action) else merged_row(a, _)
 
 
-def action_rows(o: Outcomes) -> Iterator[list[Cell]]:
-    """Every live action once, room by room, then each merged action once with its sources."""
+def action_rows(o: Outcomes, _: Words, owner: str | None = None) -> Iterator[list[Cell]]:
+    """Every live action once, room by room, then each joint action once with its sources.
+
+    With ``owner``: that owner's actions only, as the report's per-owner section lists them.
+    """
+    if owner is not None:
+        yield from (row_of(a, _) for a in o.owned_by(owner))
+        return
     for room in o.rooms:
         for action in room.actions:
-            yield action_row(action)
+            yield action_row(action, _)
     for merged in o.merges:
-        yield merged_row(merged)
+        yield merged_row(merged, _)
 
 
 def role_row(r: Role) -> list[Cell]:
@@ -73,22 +131,25 @@ def role_rows(o: Outcomes) -> Iterator[list[Cell]]:
         yield role_row(role)
 
 
-def room_rows(o: Outcomes) -> Iterator[list[Cell]]:
+def room_rows(o: Outcomes, _: Words) -> Iterator[list[Cell]]:
     for r in o.rooms:
         c = r.counts
         yield [r.room.name, r.room.prompt, c.actions, c.proposed, c.agreed, c.done, c.merged,
-               c.votes, c.roles, "yes" if r.room.locked else "no"]
+               c.votes, c.roles, _.yes_no(r.room.locked)]
 
 
-def alignment_columns(o: Outcomes) -> tuple[tuple[str, int], ...]:
-    return (("goal", 40), *((r.room.name, 14) for r in o.rooms), ("total", 8), ("addressed", 16))
+def alignment_columns(o: Outcomes, _: Words) -> Columns:
+    return [(_.pgettext("column", "goal"), 44), *((r.room.name, 16) for r in o.rooms),
+            (_.pgettext("column", "total"), 7),
+            (_.pgettext("column", "addressed"), 14),
+        ]
 
 
-def alignment_rows(o: Outcomes) -> Iterator[list[Cell]]:
+def alignment_rows(o: Outcomes, _: Words) -> Iterator[list[Cell]]:
     for line in o.alignment:
         yield [line.goal.text, *line.per_room, line.total,
-               "yes" if line.addressed else "NOT ADDRESSED"]
-    yield ["(no goal)", *o.untagged, sum(o.untagged), ""]
+               _.yes_no(True) if line.addressed else _("not addressed")]
+    yield [_("no goal"), *o.untagged, sum(o.untagged), ""]
 
 
 # -- CSV ---------------------------------------------------------------------------------
@@ -106,77 +167,23 @@ def _csv_cell(value: Cell) -> str | int:
     return neutralise(printable(value))
 
 
-def _csv(columns: tuple[tuple[str, int], ...], rows: Iterator[list[Cell]]) -> bytes:
+def _csv(columns: Columns, rows: Iterable[list[Cell]], separator: str) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out)  # RFC 4180: CRLF rows, fields quoted when needed
+    writer = csv.writer(out, delimiter=separator)  # RFC 4180: CRLF rows, quoted when needed
     writer.writerow([neutralise(printable(name)) for name, _ in columns])
     writer.writerows([_csv_cell(v) for v in row] for row in rows)
     # UTF-8 with a byte order mark: Excel then reads ø, é, Arabic and emoji right.
     return out.getvalue().encode("utf-8-sig")
 
 
-def actions_csv(o: Outcomes) -> bytes:
-    return _csv(ACTION_COLUMNS, action_rows(o))
+def actions_csv(o: Outcomes, options: Options | None = None) -> bytes:
+    options = options or Options()
+    _ = Words(o.language)
+    return _csv(action_columns(_), action_rows(o, _, options.owner),
+                options.separator or _.separator)
 
 
-def roles_csv(o: Outcomes) -> bytes:
-    return _csv(ROLE_COLUMNS, role_rows(o))
-
-
-# -- XLSX --------------------------------------------------------------------------------
-
-
-def xlsx(o: Outcomes) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.cell.cell import Cell as SheetCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    # Write-only mode streams rows: 10,000 actions stay cheap in time and memory.
-    book = Workbook(write_only=True)
-    bold = Font(bold=True)
-
-    def sheet(title: str, columns: tuple[tuple[str, int], ...], rows: list[list[Cell]]) -> None:
-        ws = book.create_sheet(title)
-        for n, (_, width) in enumerate(columns, start=1):
-            ws.column_dimensions[get_column_letter(n)].width = width
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
-        header = []
-        for name, _ in columns:
-            cell = value(ws, name)  # room names head the alignment sheet: user text
-            cell = cell if isinstance(cell, SheetCell) else WriteOnlyCell(ws, value=cell)
-            cell.font = bold
-            header.append(cell)
-        ws.append(header)
-        for row in rows:
-            ws.append([value(ws, v) for v in row])
-
-    def value(ws: Any, v: Cell) -> Any:
-        if isinstance(v, datetime):
-            cell = WriteOnlyCell(ws, value=v)
-            cell.number_format = "yyyy-mm-dd hh:mm"
-            return cell
-        if isinstance(v, date):
-            cell = WriteOnlyCell(ws, value=v)
-            cell.number_format = "yyyy-mm-dd"
-            return cell
-        if not isinstance(v, str):
-            return v
-        text = neutralise(ILLEGAL_CHARACTERS_RE.sub("", printable(v)))
-        if text.startswith(("'", "=")):
-            # Say it is a string: openpyxl would otherwise take a leading "=" as a formula.
-            cell = WriteOnlyCell(ws, value=text)
-            cell.data_type = "s"
-            return cell
-        return text
-
-    sheet("Actions", ACTION_COLUMNS, list(action_rows(o)))
-    sheet("Roles", ROLE_COLUMNS, list(role_rows(o)))
-    sheet("Goal alignment", alignment_columns(o), list(alignment_rows(o)))
-    sheet("Rooms", ROOM_COLUMNS, list(room_rows(o)))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+def roles_csv(o: Outcomes, options: Options | None = None) -> bytes:
+    options = options or Options()
+    _ = Words(o.language)
+    return _csv(role_columns(_), role_rows(o), options.separator or _.separator)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from facilitation.domain import ITEM, MERGE, ROLE, ROOM, VOTE, Command, Conflict, Entity, make_command
 from facilitation.outcomes import Export, export
 from facilitation.outcomes.jsonio import DERIVED, SCHEMA
+from facilitation.outcomes.safety import one_line
 from facilitation.schemas import EventIn
 
 if TYPE_CHECKING:
@@ -46,14 +47,20 @@ def _list(doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 def _event_body(event: dict[str, Any]) -> EventIn:
     try:
+        # An export of an event stored before titles, room names, questions and goals
+        # had to be one line: joined into one line here, as the API now requires.
         return EventIn.model_validate({
-            "title": event.get("title"), "language": event.get("language", "en"),
-            "rooms": [{"name": r.get("name"), "prompt": r.get("prompt") or ""}
+            "title": _line(event.get("title")), "language": event.get("language", "en"),
+            "rooms": [{"name": _line(r.get("name")), "prompt": _line(r.get("prompt") or "")}
                       for r in event.get("rooms", [])],
-            "goals": [g.get("text") for g in event.get("goals", [])],
+            "goals": [_line(g.get("text")) for g in event.get("goals", [])],
         })
     except (ValidationError, AttributeError, TypeError) as error:
         raise BadExport(f"event: {error}") from None
+
+
+def _line(value: Any) -> Any:
+    return one_line(value) if isinstance(value, str) else value
 
 
 def _fields(entity: dict[str, Any], kind: str) -> Entity:

@@ -14,13 +14,33 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from facilitation import errors
-from facilitation.outcomes import FORMATS, offload
+from facilitation.outcomes import FORMATS, Options, Query, offload
 from facilitation.outcomes.report import report_csp
+from facilitation.schemas import NAME_MAX
 from facilitation.security import resolve
 from facilitation.web.api import services_of
 
 if TYPE_CHECKING:
     from starlette.requests import Request
+
+
+SEPARATORS = {",": ",", ";": ";", "comma": ",", "semicolon": ";"}
+
+
+def options(request: Request, fmt: str) -> Options:
+    """``?owner=`` (outcomes.csv) and ``?sep=`` (the CSVs: "," or ";", "comma" or "semicolon")."""
+    takes = FORMATS[fmt].options
+    owner = request.query_params.get("owner")
+    sep = request.query_params.get("sep")
+    if owner is not None and "owner" not in takes:
+        raise errors.Unprocessable("owner: only outcomes.csv can be filtered by owner.")
+    if owner is not None and not 0 < len(owner.strip()) <= NAME_MAX:
+        raise errors.Unprocessable("owner: give a name of 1 to 200 characters.")
+    if sep is not None and "separator" not in takes:
+        raise errors.Unprocessable("sep: only the CSV downloads have a separator.")
+    if sep is not None and sep not in SEPARATORS:
+        raise errors.Unprocessable('sep: use "," or ";" ("comma" or "semicolon").')
+    return Options(owner=owner, separator=SEPARATORS[sep] if sep is not None else None)
 
 
 async def outcomes(request: Request) -> Response:
@@ -32,8 +52,9 @@ async def outcomes(request: Request) -> Response:
         raise errors.NotFound(
             f"No such format. Ask for one of: outcomes.{', outcomes.'.join(FORMATS)}."
         )
+    query = Query(fmt, options(request, fmt))
     board = await services.snapshot(event_id)
-    result = await offload.render(board, fmt)
+    result = await offload.render(board, query)
     # The HTML report opens in the browser (to read, print, or save as PDF); the rest download.
     disposition = "inline" if fmt == "html" else "attachment"
     headers = {"content-disposition": f'{disposition}; filename="{result.filename}"'}
