@@ -368,3 +368,49 @@ async def test_concurrent_downloads_each_get_their_own_format(client: httpx.Asyn
             "ics": "text/calendar", "md": "text/markdown", "html": "text/html"}[fmt]
     assert answers[0].content.startswith(b"PK") and answers[2].json()["schema"] == 1
     assert b"BEGIN:VCALENDAR" in answers[3].content
+
+
+# -- one-line names and the download options, at the API edge ---------------------------------
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\r\n", "\u2028", "\u2029", "\x85"])
+async def test_titles_rooms_questions_and_goals_must_be_one_line(client: httpx.AsyncClient,
+                                                                 brk: str) -> None:
+    from tests.conftest import ADMIN, new_event
+
+    good = {"title": "Forum", "rooms": [{"name": "Ports", "prompt": "Who?"}], "goals": ["Picture"]}
+    bad_bodies = [
+        {**good, "title": f"Forum{brk}# injected"},
+        {**good, "rooms": [{"name": f"Ports{brk}## injected", "prompt": "Who?"}]},
+        {**good, "rooms": [{"name": "Ports", "prompt": f"Who?{brk}When?"}]},
+        {**good, "goals": [f"Picture{brk}- injected"]},
+    ]
+    for body in bad_bodies:
+        answer = await client.post("/api/events", json=body, headers=auth(ADMIN))
+        assert answer.status_code == 422, (body, answer.text)
+        assert "one line" in answer.json()["error"]["message"]
+    event = await new_event(client, good)
+    token = event["organiser_token"]
+    for patch in ({"title": f"New{brk}title"},
+                  {"goals": [{"id": "g1", "text": f"Picture{brk}too"}]},
+                  {"rooms": [{"id": event["rooms"][0]["id"], "name": f"P{brk}orts"}]}):
+        answer = await client.patch(f"/api/events/{event['id']}", json=patch, headers=auth(token))
+        assert answer.status_code == 422, (patch, answer.text)
+    stored = (await client.get(f"/api/events/{event['id']}", headers=auth(token))).json()
+    assert stored["title"] == "Forum" and stored["goals"][0]["text"] == "Picture"
+
+
+async def test_download_options(client: httpx.AsyncClient, hostile: Hostile) -> None:
+    path = f"/api/events/{hostile.event['id']}/outcomes"
+    answer = await client.get(f"{path}.csv", params={"owner": "port of BERGEN", "sep": ";"},
+                              headers=auth(hostile.token))
+    assert answer.status_code == 200
+    assert "-outcomes-port-of-bergen-" in answer.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"), newline=""),
+                               delimiter=";"))
+    # Its own action is merged: the joint action it is an owner of stands for it.
+    assert [r["ref"] for r in rows] == ["M1"]
+    for query, fmt in (({"owner": "x"}, "xlsx"), ({"sep": ";"}, "md"), ({"sep": "|"}, "csv"),
+                       ({"owner": " "}, "csv"), ({"owner": "x" * 201}, "csv")):
+        answer = await client.get(f"{path}.{fmt}", params=query, headers=auth(hostile.token))
+        assert answer.status_code == 422, (query, fmt, answer.text)

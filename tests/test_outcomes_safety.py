@@ -13,7 +13,11 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from facilitation.outcomes.calendar import escape, fold
-from facilitation.outcomes.safety import FORMULA_START, md_text, neutralise, printable
+from facilitation.outcomes.safety import md_text, neutralise, printable
+
+# The spreadsheet rules (OWASP, CSV injection): a cell that starts with one of these is,
+# or can become, a formula. Written out from the rules, not taken from the code.
+OWASP_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 # Letters of several scripts, emoji, ASCII punctuation and spaces: what rooms type.
 TYPED = st.text(
@@ -22,7 +26,7 @@ TYPED = st.text(
         st.sampled_from("æøåÆØÅéèçàüß—–…«»“”’"),
         st.sampled_from("مرحبا بالعالم"),
         st.sampled_from("🚢🔥🧭⚡👩🏽‍🚒"),
-        st.sampled_from("\t\n"),
+        st.sampled_from("\t\n\r\u2028\u2029\x85"),
     ),
     max_size=80,
 )
@@ -65,14 +69,25 @@ def test_csv_cells_are_never_formulas_and_keep_the_text(text: str) -> None:
     out = io.StringIO()
     csv.writer(out).writerow([cell, "x"])
     [read] = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
-    assert read[0] == cell and not read[0].startswith(FORMULA_START)
+    assert read[0] == cell and not read[0].startswith(OWASP_STARTS)
     original = printable(text)
     assert read[0] == original or read[0] == "'" + original
 
 
-def test_leading_tab_and_carriage_return_are_neutralised() -> None:
-    for dangerous in ("\t=1+1", "\r=1+1", "=1+1", "+1", "-1", "@SUM(A1)"):
-        assert neutralise(dangerous) == "'" + dangerous
+def test_every_formula_start_of_the_rules_is_neutralised() -> None:
+    for start in OWASP_STARTS:
+        for formula in (f"{start}=1+1", f"{start}cmd|' /C calc'!A0", start):
+            assert neutralise(formula) == "'" + formula, repr(formula)
+            # As the CSV writer sees it: line ends normalised first, then neutralised.
+            cell = neutralise(printable(formula))
+            assert cell.startswith("'"), repr(formula)
+
+
+def test_a_cell_starting_with_a_line_break_of_any_kind_is_neutralised() -> None:
+    # A CR becomes LF before the check, so LF itself must be caught (the CR rule alone
+    # would never fire); the Unicode line breaks become LF too.
+    for brk in ("\r", "\n", "\r\n", "\u2028", "\u2029", "\x85"):
+        assert neutralise(printable(brk + "=HYPERLINK(1)")) == "'\n=HYPERLINK(1)", repr(brk)
 
 
 @settings(max_examples=200, deadline=None)

@@ -58,12 +58,15 @@ def _summary(a: Action | Merged) -> str:
 def _event(o: Outcomes, a: Action | Merged, stamp: str, _: Words) -> list[str]:
     assert a.due is not None
     rooms = "; ".join(r.name for r in a.rooms)
-    description = [a.text, "", f"{_('Owner')}: {a.owner or '—'}", f"{_('Room')}: {rooms}",
-                   f"{_('Status')}: {_.status(a.status)}", f"{_('Reference')}: {a.ref}"]
+    # Plain calls, never _() inside an f-string: the extractor cannot see it there.
+    owner, room, status, reference, goals, sources = (
+        _("Owner"), _("Room"), _("Status"), _("Reference"), _("Goals"), _("Sources"))
+    description = [a.text, "", f"{owner}: {a.owner or '—'}", f"{room}: {rooms}",
+                   f"{status}: {_.status(a.status)}", f"{reference}: {a.ref}"]
     if a.goals:
-        description.append(f"{_('Goals')}: " + "; ".join(g.text for g in a.goals))
+        description.append(f"{goals}: " + "; ".join(g.text for g in a.goals))
     if isinstance(a, Merged) and a.sources:
-        description.append(f"{_('Sources')}: " + ", ".join(s.ref for s in a.sources))
+        description.append(f"{sources}: " + ", ".join(s.ref for s in a.sources))
     # DTSTART alone is a one-day entry (RFC 5545 3.6.1): no DTEND, so no "day after"
     # to compute, which does not exist for 9999-12-31.
     return [
