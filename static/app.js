@@ -331,6 +331,10 @@
     // Room forms go through the outbox (which takes the submit before htmx does):
     // note them at submit time, capturing on window, before the outbox empties the form.
     window.addEventListener("submit", function (event) { rememberMine(event.target); }, true);
+    // A create's id is made by the outbox as it takes the form: it says which.
+    document.addEventListener("facilitation:queued", function (event) {
+      if (event.detail && event.detail.id) mine[event.detail.id] = Date.now();
+    });
     document.body.addEventListener("htmx:beforeRequest", function (event) {
       rememberMine(event.detail.elt);
       var form = event.detail.elt;

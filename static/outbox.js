@@ -2,8 +2,10 @@
  *
  * Every write the room page makes (add, edit, mark agreed/done, delete) goes
  * through here instead of straight to the network:
- *  1. it is stored in localStorage under its own id (a create's id is the
- *     client-generated id of the new entry) before anything is sent;
+ *  1. it is stored in localStorage under its own idempotency id, made when the
+ *     person submits (a create also gets its new entry's id then, never the one
+ *     the form was rendered with: two forms, or one form used twice, never share
+ *     one), before anything is sent. A pending entry is never overwritten;
  *  2. it is shown at once, marked "not sent yet";
  *  3. it is sent, oldest first, and sent again after a reconnect, when the
  *     browser comes back online, or when the page is loaded again, until the
@@ -78,6 +80,13 @@
     return memory[k] || null;
   }
 
+  // A new change: under an id no other change has, or not at all (never overwritten).
+  function add(entry) {
+    if (get(entry.id)) throw new Error("outbox: id " + entry.id + " is already taken");
+    put(entry);
+  }
+
+  // The same change, saved again (its state, or its body brought up to date).
   function put(entry) {
     var k = keyOf(entry.id);
     try {
@@ -136,17 +145,28 @@
     form.querySelectorAll(".form-error").forEach(function (el) { el.remove(); });
   }
 
+  // An id no entry of this outbox has: made now, for this one change.
+  function freshId() {
+    var id = uuid4();
+    while (get(id)) id = uuid4();
+    return id;
+  }
+
   function enqueue(form, submitter) {
     var data = new FormData(form);
     if (submitter && submitter.name) data.append(submitter.name, submitter.value);
     var op = form.getAttribute("data-outbox");
-    var fields = fieldsOf(data);
-    var entity = op === "create" ? fields.id : form.getAttribute("data-entity");
     // A form may name its kind (the owner's follow-up page: "progress"); its entry is #<kind>-<id>.
     var kind = form.getAttribute("data-kind") || kindOf(form.getAttribute("action") || "");
-    if (!entity || !kind) return false;
+    if (!kind) return false;
+    // A create's entity id is its idempotency key on the server: made at submit time,
+    // never taken from the form (rendered once, and shared by the room's two forms).
+    if (op === "create") data.set("id", freshId());
+    var fields = fieldsOf(data);
+    var entity = op === "create" ? fields.id : form.getAttribute("data-entity");
+    if (!entity) return false;
     var entry = {
-      id: op === "create" ? entity : uuid4(),
+      id: op === "create" ? entity : freshId(),
       order: Date.now() + (counter++ % 1000) / 1000,
       url: form.getAttribute("action"),
       body: new URLSearchParams(data).toString(),
@@ -159,7 +179,9 @@
       action: submitter && submitter.name === "status" ? submitter.textContent.trim() : "",
       state: "pending"
     };
-    put(entry);
+    add(entry);
+    // app.js then knows the push of this entry is this person's own (not announced).
+    document.dispatchEvent(new CustomEvent("facilitation:queued", { detail: { id: kind + "-" + entity } }));
     // The form moves on at once: a person adding many items offline keeps typing.
     if (op === "create") {
       clearForm(form);
@@ -248,6 +270,7 @@
     if (status >= 200 && status < 300) {
       forget(entry.id);
       attempt = 0;
+      followOn(entry, answer.text);
       applyFragments(answer.text, entry);
     } else if (status === 404 && entry.op === "delete") {
       forget(entry.id);  // already gone: what was asked for is true
@@ -261,6 +284,27 @@
     }
     render();
     flush();
+  }
+
+  // This person's next changes to the same entry were made on top of this one (the
+  // page still showed the version it was based on): they move on to the version it
+  // made, so a mark and an edit made offline are both stored, not the second refused.
+  function followOn(entry, html) {
+    if (entry.op !== "update") return;
+    var sent = new URLSearchParams(entry.body).get("version");
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var stored = template.content.getElementById(entry.kind + "-" + entry.entity);
+    var made = stored && stored.getAttribute("data-version");
+    if (!sent || !made) return;
+    pending().forEach(function (next) {
+      if (next.kind !== entry.kind || next.entity !== entry.entity || next.op !== "update") return;
+      var body = new URLSearchParams(next.body);
+      if (body.get("version") !== sent) return;
+      body.set("version", made);
+      next.body = body.toString();
+      put(next);
+    });
   }
 
   function refuse(entry, status, html) {

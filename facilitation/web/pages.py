@@ -132,6 +132,7 @@ async def room_page(request: Request) -> Response:
         items=board.live(ITEM, room["id"]),
         roles=board.live(ROLE, room["id"]),
         form={"id": uuid.uuid4()},
+        role_form_id=uuid.uuid4(),
         heartbeat=services.settings.heartbeat_seconds,
     )
     return services.renderer.page(request, "room.html", context)

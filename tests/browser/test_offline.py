@@ -151,3 +151,33 @@ async def test_a_stale_edit_shows_the_saved_version_beside_mine(
     stored = await client.get(f"/api/events/{event['id']}/rooms/{room['id']}",
                               headers=auth(room["join_token"]))
     assert [i["text"] for i in stored.json()["items"]] == ["My wording"]
+
+
+async def test_an_item_and_a_role_added_offline_both_arrive_once(
+    server: Server, client: httpx.AsyncClient, new_context: Any
+) -> None:
+    """Both add forms once rendered one shared id, and the outbox kept the second change
+    in place of the first: the item was never sent. Each change has its own id now."""
+    event = await new_event(client)
+    room = event["rooms"][0]
+    context = await new_context()
+    page = await enter(context, room, "Kari Nordmann")
+    # Whatever id the forms were rendered with (here one for both, as before), each
+    # submit makes its own.
+    await page.evaluate("""() => { const id = document.querySelector('#item-form [name=id]').value;
+                                   document.querySelector('#role-form [name=id]').value = id; }""")
+    await context.set_offline(True)
+    await type_item(page, "Offline item")
+    await page.locator("#role-actor").fill("Offline actor")
+    await page.locator("#role-role").fill("coordinator")
+    await page.locator("#role-form button[type=submit]").click()
+    await expect(page.locator("#sync .sync-pending")).to_have_text("2 changes not sent yet")
+    assert await page.evaluate("() => window.facilitationOutbox.pending()") == 2
+    await context.set_offline(False)
+    await page.wait_for_function("() => window.facilitationOutbox.pending() === 0")
+    await expect(page.locator("#sync .sync-pending")).to_be_hidden()
+    await expect(page.locator(".entry.pending")).to_have_count(0)
+    board = (await client.get(f"/api/events/{event['id']}/rooms/{room['id']}",
+                              headers=auth(room["join_token"]))).json()
+    assert [i["text"] for i in board["items"]] == ["Offline item"]
+    assert [r["actor"] for r in board["roles"]] == ["Offline actor"]
