@@ -95,9 +95,11 @@ class Renderer:
             ("room", ROOM): self._room_state,
         }
 
-    def render(self, name: str, **context: Any) -> str:
+    def render(self, template: str, /, **context: Any) -> str:
+        # Positional-only: a context may hold any key, "name" too (the join form's
+        # participant name; as a keyword it collided with the template's name: a 500).
         context.setdefault("lang", i18n.current())
-        return self.env.get_template(name).render(**context)
+        return self.env.get_template(template).render(**context)
 
     def page(
         self, request: Request, name: str, context: dict[str, Any], status: int = 200
@@ -136,7 +138,7 @@ class Renderer:
             self._entries.move_to_end(key)
         return html
 
-    def fragment(self, name: str, key: tuple[Any, ...], **context: Any) -> Markup:
+    def fragment(self, name: str, key: tuple[Any, ...], /, **context: Any) -> Markup:
         """``name`` rendered once per ``key`` (which must name everything it shows, the
         language included) and kept with the entries: a page of thousands of parts
         joins them instead of rendering each again (the moderator's items)."""

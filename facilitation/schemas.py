@@ -19,6 +19,10 @@ TEXT_MAX = 2000
 NAME_MAX = 200
 # Versions count edits; bounded so that a huge number is a 422, not an overflow deeper in.
 VERSION_MAX = 2**53 - 1
+# Due dates an action may have: every export (an all-day calendar entry ends the next
+# day, spreadsheets count days from 1900) and every page can show them.
+DUE_MIN = date(2000, 1, 1)
+DUE_MAX = date(2100, 12, 31)
 
 # Text a person typed: surrounding whitespace dropped, length bounded.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
@@ -42,6 +46,7 @@ LineName = Annotated[Name, AfterValidator(_one_line)]
 OptionalLine = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX), AfterValidator(_one_line)]
 Status = Literal["proposed", "agreed", "done"]
+Due = Annotated[date, Field(ge=DUE_MIN, le=DUE_MAX)]
 M = TypeVar("M", bound="BaseModel")
 
 
@@ -65,7 +70,7 @@ class ItemIn(Strict):
     id: uuid.UUID
     text: Text
     owner: OptionalName = ""
-    due: date | None = None
+    due: Due | None = None
     goals: list[str] = Field(default_factory=list, max_length=100)
     status: Status = "proposed"
     author: OptionalName = ""
@@ -75,7 +80,7 @@ class ItemPatch(Strict):
     version: int = Field(ge=1, le=VERSION_MAX)
     text: Text | None = None
     owner: OptionalName | None = None
-    due: date | None = None
+    due: Due | None = None
     goals: list[str] | None = Field(default=None, max_length=100)
     status: Status | None = None
 
@@ -93,6 +98,19 @@ class RolePatch(Strict):
     actor: Name | None = None
     role: Name | None = None
     responsibility: OptionalText | None = None
+
+
+def whole_number(raw: str, field: str, maximum: int) -> int:
+    """A whole number typed into a form or a query: ASCII digits only, at most ``maximum``.
+
+    ``str.isdigit`` also accepts "²" and other Unicode digits, which ``int`` refuses (or
+    reads as other numbers), and a 23-digit number overflows what orjson and SQLite
+    store: each is a 422 that says what is expected, never a 500.
+    """
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or int(raw) > maximum:
+        raise Unprocessable(f"{field}: must be a whole number from 0 to {maximum}",
+                            fields=[{"field": field, "problem": f"a whole number up to {maximum}"}])
+    return int(raw)
 
 
 def parse(model: type[M], raw: bytes) -> M:
@@ -215,4 +233,4 @@ class ProgressPatch(Strict):
     status: ProgressStatus | None = None
     progress: int | None = Field(default=None, ge=0, le=100)
     note: OptionalText | None = None
-    due: date | None = None
+    due: Due | None = None

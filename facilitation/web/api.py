@@ -174,7 +174,8 @@ def parse_epoch(raw: str | None) -> str | None:
 def parse_after(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
-    if not raw.isdigit() or len(raw) > 18:
+    # ASCII only: "²" passes isdigit() and fails int().
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise errors.BadRequest("after: must be a whole number (a sequence number).")
     return int(raw)
 

@@ -8,6 +8,7 @@ its socket, because each control appends a change to the event's log.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from facilitation.schemas import (
     PlenaryPatch,
     TimerIn,
     parse,
+    whole_number,
 )
 from facilitation.security import ORGANISER, check_socket_origin, resolve
 from facilitation.web.api import parse_after, services_of
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
     from facilitation.services import Services
 
 VIEW = "moderate"
+# The timer form's minutes: "5", "2.5", "0,5" (up to a day, checked after).
+MINUTES = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,3})?")
 # Marked for extraction; the template translates them where they are shown.
 VIEW_NAMES = {
     "rooms": N_("All rooms"), "spotlight": N_("One room (spotlight)"),
@@ -168,8 +172,8 @@ async def _plenary(services: Services, board: Board, form: FormData, _: Any) -> 
     if form.get("voting") in ("on", "off"):
         fields["voting"] = form.get("voting") == "on"
     if form.get("votes_per_person"):
-        raw = str(form.get("votes_per_person"))
-        fields["votes_per_person"] = int(raw) if raw.isdigit() else raw
+        fields["votes_per_person"] = whole_number(str(form.get("votes_per_person")),
+                                                  "votes_per_person", 20)
     await moderation.set_plenary(services, board.event_id, parse(PlenaryPatch, _body(fields)))
 
 
@@ -178,10 +182,10 @@ async def _timer(services: Services, board: Board, form: FormData, _: Any) -> No
         await moderation.stop_timer(services, board.event_id)
         return
     raw = str(form.get("minutes", "")).replace(",", ".").strip()
-    try:
-        seconds = round(float(raw) * 60)
-    except ValueError:
-        raise errors.Unprocessable("Give the countdown in minutes, for example 5.") from None
+    # Plain decimal minutes only: float() would also take "inf", "nan", "1e300" and "٥".
+    if not MINUTES.fullmatch(raw) or not 0 < float(raw) <= 24 * 60:
+        raise errors.Unprocessable("Give the countdown in minutes, for example 5.")
+    seconds = max(1, round(float(raw) * 60))
     body = _body({"seconds": seconds, "label": str(form.get("label", ""))})
     await moderation.start_timer(services, board.event_id, parse(TimerIn, body))
 

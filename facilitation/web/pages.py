@@ -176,7 +176,10 @@ def form_json(form: FormData, fields: tuple[str, ...], extra: dict[str, Any]) ->
             body[name] = None if name == "due" and not value else value
     if "version" in form:
         raw = str(form.get("version", ""))
-        body["version"] = int(raw) if raw.isdigit() else raw
+        # A number only when it is one (ASCII, 16 digits at most: "²" passes isdigit and
+        # fails int, 23 digits overflow the JSON encoder); anything else is left for the
+        # schema to refuse with its 422.
+        body["version"] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 16 else raw
     return orjson.dumps(body)
 
 
