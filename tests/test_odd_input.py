@@ -177,7 +177,7 @@ FORMS = ["/r/{room}/name", "/r/{room}/items", "/r/{room}/items/{item}", "/r/{roo
          "/moderate/items/{item}", "/moderate/event", "/moderate/merges/{item}/status"]
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(form=st.sampled_from(FORMS), fields=FIELDS, htmx=st.booleans())
 def test_no_page_form_answers_5xx(app: Running, form: str, fields: dict[str, str], htmx: bool) -> None:
@@ -191,7 +191,7 @@ def test_no_page_form_answers_5xx(app: Running, form: str, fields: dict[str, str
     assert page.status_code < 500, (path, fields, page.text[:300])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(path=st.sampled_from(["/r/{room}/live", "/moderate/live", "/plenary/live", "/api/stream"]),
        query=st.dictionaries(st.sampled_from(["after", "epoch", "lang", "t", "view"]), ANY, max_size=3))
@@ -211,7 +211,7 @@ def test_no_socket_query_answers_5xx(app: Running, path: str, query: dict[str, s
     assert status == 101 or 400 <= status < 500, (url, status)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(query=st.dictionaries(st.sampled_from(["rename", "t", "after", "lang", "sort"]), ANY,
                              max_size=3))
