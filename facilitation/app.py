@@ -24,7 +24,7 @@ from facilitation.i18n import N_
 from facilitation.limits import SameOriginWrites, WriteLimit
 from facilitation.render import STATIC, Renderer
 from facilitation.security import BodyLimit
-from facilitation.services import Services
+from facilitation.services import STORE_FAILURES, Services
 from facilitation.web import (
     api,
     create,
@@ -144,6 +144,13 @@ async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
     return page
 
 
+async def store_error(conn: HTTPConnection, exc: Exception) -> Response | None:
+    """A store failure that escaped the services' guards (a full disk under a read of
+    tokens, a Redis error mid-request): 503 "nothing was saved", never a 500."""
+    log.warning("store failure on %s: %r", conn.url.path, exc)
+    return await http_error(conn, errors.ServiceUnavailable())
+
+
 async def server_error(conn: HTTPConnection, exc: Exception) -> Response | None:
     log.exception("unhandled error on %s", conn.url.path, exc_info=exc)
     response = await http_error(conn, errors.HTTPError())
@@ -213,6 +220,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         errors.HTTPError: http_error,
         DomainError: http_error,
         HTTPException: http_error,
+        **dict.fromkeys(STORE_FAILURES, store_error),
         Exception: server_error,
     }
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers,

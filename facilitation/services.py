@@ -7,10 +7,13 @@ store (durable, idempotent, published), and map refusals to HTTP errors.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from redis.exceptions import RedisError
 
 from facilitation import domain, errors
 from facilitation.broker import Broker, create_broker
@@ -28,6 +31,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("facilitation")
 T = TypeVar("T")
+
+# What a store that cannot answer raises: its own StoreUnavailable, the network's
+# errors (Redis) and the disk's (SQLite's "database or disk is full", a read-only or
+# failing file). Each is a 503 "nothing was saved", wherever it surfaces (app.py).
+STORE_FAILURES: tuple[type[Exception], ...] = (
+    StoreUnavailable, ConnectionError, TimeoutError, OSError, sqlite3.Error, RedisError)
 
 
 @dataclass
@@ -151,7 +160,7 @@ class Services:
         a store that cannot be reached is a 503."""
         try:
             return await self.store.append(event_id, command)
-        except (StoreUnavailable, ConnectionError, TimeoutError, OSError) as error:
+        except STORE_FAILURES as error:
             log.warning("append to event %s failed: %s", event_id, error)
             raise errors.ServiceUnavailable() from None
 
@@ -205,7 +214,7 @@ class Services:
     async def _guard(self, awaitable: Awaitable[T]) -> T:
         try:
             return await awaitable
-        except (StoreUnavailable, ConnectionError, TimeoutError, OSError) as error:
+        except STORE_FAILURES as error:
             log.warning("store unavailable: %s", error)
             raise errors.ServiceUnavailable(
                 "The server cannot reach its store right now. Try again shortly."
