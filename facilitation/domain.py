@@ -68,8 +68,9 @@ EDITABLE: dict[str, tuple[str, ...]] = {
     # id = vote_id(voter, item), so one person has at most one vote per action.
     VOTE: ("item", "voter"),
     # plenary {"id": "plenary", "view": one of PLENARY_VIEWS, "spotlight": room id | None,
-    #          "sort": "time" | "votes", "voting": bool, "votes_per_person": int}
-    PLENARY: ("view", "spotlight", "sort", "voting", "votes_per_person"),
+    #          "sort": "time" | "votes", "voting": bool, "votes_per_person": int,
+    #          "theme": "light" | "dark" (high contrast, for a bright room)}
+    PLENARY: ("view", "spotlight", "sort", "voting", "votes_per_person", "theme"),
     # timer {"id": "timer", "ends_at": ISO time | None, "seconds": the duration set}
     TIMER: ("ends_at", "seconds", "label"),
     # message {"id": "message", "text": "" when cleared}: shown in every room and the plenary
@@ -86,7 +87,7 @@ DEFAULTS: dict[str, Entity] = {
     ROOM: {"locked": False},
     MERGE: {"goals": [], "status": "proposed", "owner": "", "due": None},
     PLENARY: {"view": "rooms", "spotlight": None, "sort": "time", "voting": False,
-              "votes_per_person": 3},
+              "votes_per_person": 3, "theme": "light"},
     TIMER: {"ends_at": None, "seconds": 0, "label": ""},
     MESSAGE: {"text": ""},
     ACCESS: {"rotation": 0},

@@ -190,7 +190,7 @@ async def set_plenary(services: Services, event_id: str, patch: PlenaryPatch) ->
     fields = patch.model_dump(include=patch.model_fields_set)
     if fields.get("spotlight") is not None:
         services.room_of(board, fields["spotlight"])
-    for name in ("view", "sort", "voting", "votes_per_person"):
+    for name in ("view", "sort", "voting", "votes_per_person", "theme"):
         if name in fields and fields[name] is None:
             del fields[name]
     if fields.get("view") == "spotlight" and not (

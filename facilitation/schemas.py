@@ -198,6 +198,7 @@ class PlenaryPatch(Strict):
     sort: Literal["time", "votes"] | None = None
     voting: bool | None = None
     votes_per_person: int | None = Field(default=None, ge=1, le=20)
+    theme: Literal["light", "dark"] | None = None
 
 
 class TimerIn(Strict):

@@ -391,10 +391,6 @@
     syncLockState();
     setInterval(tickTimers, 1000);
     tickTimers();
-    if (document.body.classList.contains("plenary-page")) {
-      markOverflow();
-      setInterval(autoScroll, 7000);
-    }
   });
 
   // The moderator's countdown: the server sends when it ends; each page counts down.
@@ -411,26 +407,6 @@
       var m = Math.floor(left / 60), s = left % 60;
       clock.textContent = m + ":" + (s < 10 ? "0" : "") + s;
       timer.setAttribute("data-state", left <= 60 ? "soon" : "running");
-    });
-  }
-
-  // The projected board has no scroll bars: a pane longer than the screen turns its
-  // pages by itself, then starts again from the top.
-  function autoScroll() {
-    document.querySelectorAll("[data-autoscroll]").forEach(function (pane) {
-      var more = pane.scrollHeight > pane.clientHeight + 4;
-      pane.classList.toggle("has-more", more && pane.scrollTop + pane.clientHeight < pane.scrollHeight - 4);
-      if (!more) return;
-      var atEnd = pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 4;
-      var reduce = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-      pane.scrollTo({ top: atEnd ? 0 : pane.scrollTop + pane.clientHeight * 0.85, behavior: reduce ? "auto" : "smooth" });
-    });
-  }
-
-  // A pane with more than fits fades out at the bottom, so the room sees there is more.
-  function markOverflow() {
-    document.querySelectorAll("[data-autoscroll]").forEach(function (pane) {
-      pane.classList.toggle("has-more", pane.scrollTop + pane.clientHeight < pane.scrollHeight - 4);
     });
   }
 
@@ -459,10 +435,11 @@
   document.addEventListener("htmx:wsAfterMessage", scheduleRefresh);
   document.addEventListener("htmx:afterRequest", function () { if (!refreshTimer) scheduleRefresh(); });
 
-  // A re-rendered region keeps what the person was doing in it: each board pane
-  // where it had turned to, each ticked box (the moderator choosing items to merge).
-  var scrollPositions = {};
+  // A re-rendered region keeps what the person was doing in it: each ticked box (the
+  // moderator choosing items to merge), each opened <details id> (a joint action's
+  // sources). (The board turns its own pages: static/board.js.)
   var ticked = [];
+  var opened = [];
   // And the keyboard focus: a re-rendered control is a new element, so focus would
   // fall back to the page's start and a keyboard user would tab from the top again.
   var focused = null;
@@ -492,8 +469,9 @@
   }
   function rememberState() {
     focused = focusKey(document.activeElement) || focused;
-    document.querySelectorAll("[data-autoscroll][id]").forEach(function (pane) {
-      scrollPositions[pane.id] = pane.scrollTop;
+    opened = [];
+    document.querySelectorAll("[data-keep-checks] details[id][open]").forEach(function (box) {
+      opened.push(box.id);
     });
     ticked = [];
     document.querySelectorAll("[data-keep-checks] input[type=checkbox]:checked").forEach(function (box) {
@@ -501,15 +479,15 @@
     });
   }
   function restoreState() {
-    document.querySelectorAll("[data-autoscroll][id]").forEach(function (pane) {
-      if (scrollPositions[pane.id]) pane.scrollTop = scrollPositions[pane.id];
+    opened.forEach(function (id) {
+      var box = document.getElementById(id);
+      if (box && box.tagName === "DETAILS") box.open = true;
     });
     document.querySelectorAll("[data-keep-checks] input[type=checkbox]").forEach(function (box) {
       if (ticked.indexOf(box.name + "=" + box.value) >= 0) box.checked = true;
     });
     tickTimers();
     markMyVotes();
-    markOverflow();
     restoreFocus();
   }
   document.addEventListener("htmx:oobBeforeSwap", rememberState);

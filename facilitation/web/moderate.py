@@ -60,7 +60,7 @@ VIEW_NAMES = {
 
 
 def live_context(board: Board, presence: dict[str, int], renderer: Renderer) -> dict[str, Any]:
-    context = board_context(board, presence)
+    context = board_context(board, presence, shown=False)
     event, base = context["event"], f"/e/{board.event_id}/moderate"
 
     def mod_item(action: Any) -> Markup:
@@ -166,7 +166,7 @@ def _body(fields: dict[str, Any]) -> bytes:
 
 async def _plenary(services: Services, board: Board, form: FormData, _: Any) -> None:
     fields: dict[str, Any] = {}
-    for name in ("view", "spotlight", "sort"):
+    for name in ("view", "spotlight", "sort", "theme"):
         if form.get(name):
             fields[name] = str(form.get(name))
     if form.get("voting") in ("on", "off"):
@@ -224,6 +224,32 @@ async def _merge_status(services: Services, board: Board, form: FormData, params
     await moderation.update_merge(services, board.event_id, params["id"], {"status": status}, None)
 
 
+async def _merge_goal(services: Services, board: Board, form: FormData, params: Any) -> None:
+    """Toggle one plan goal on a joint action.
+
+    A joint action serves its own goals and its sources' (plenary.actions, and the
+    outcomes alike), so a goal is taken off the sources that carry it too.
+    """
+    merge = board.entities.get(f"merge:{params['id']}")
+    if merge is None or merge.get("deleted"):
+        raise errors.NotFound("This joint action does not exist any more.")
+    goal = str(form.get("goal", ""))
+    own = list(merge.get("goals", []))
+    sources = [board.entities.get(f"item:{i}") for i in merge["items"]]
+    carried = [s for s in sources if s is not None and not s.get("deleted")
+               and goal in s.get("goals", [])]
+    if goal in own or carried:
+        await moderation.update_merge(services, board.event_id, params["id"],
+                                      {"goals": [g for g in own if g != goal]}, None)
+        for source in carried:
+            body = _body({"goals": [g for g in source["goals"] if g != goal]})
+            await moderation.moderate_item(services, board.event_id, source["id"],
+                                           parse(ModeratedItemPatch, body))
+    else:
+        await moderation.update_merge(services, board.event_id, params["id"],
+                                      {"goals": own + [goal]}, None)
+
+
 async def _item(services: Services, board: Board, form: FormData, params: Any) -> None:
     """Toggle one goal on an item, or set its status (agreed in plenary)."""
     item = board.entities.get(f"item:{params['id']}")
@@ -278,6 +304,7 @@ def routes() -> list[Route | WebSocketRoute]:
     controls = {
         "plenary": _plenary, "timer": _timer, "message": _message, "lock": _lock,
         "merges": _merge, "merges/{id}/delete": _unmerge, "merges/{id}/status": _merge_status,
+        "merges/{id}/goals": _merge_goal,
         "items/{id}": _item,
     }
     return [

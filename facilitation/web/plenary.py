@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import segno
@@ -17,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, follow, live
+from facilitation.board_models import priorities, roles_grid
 from facilitation.domain import EVENT, ITEM, MERGE, MESSAGE, PLENARY, ROLE, ROOM, TIMER, VOTE
 from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
 from facilitation.security import ORGANISER, check_socket_origin, resolve
@@ -44,8 +46,37 @@ def columns(n: int) -> int:
     return math.ceil(n / 2) if n <= 8 else math.ceil(n / 3)
 
 
-def board_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
-    """Everything the plenary's views render, from one board."""
+@dataclass(frozen=True)
+class View:
+    """One of the board's views: its template, and what it shows beyond the shared
+    context, computed only while it is on screen (the matrices are the costly part)."""
+
+    template: str
+    own: Callable[[Board, list[Any]], dict[str, Any]] | None = None
+    # The largest base type the board may grow to, in % of the screen's height:
+    # static/board.js fits the type between 18 px and this, then pages what still
+    # does not fit.
+    fit_max: float = 6.0
+
+
+# Adding a view: its template in templates/plenary/, one entry here, its name in
+# domain.PLENARY_VIEWS (what the API accepts) and in web/moderate.py's VIEW_NAMES.
+VIEWS: dict[str, View] = {
+    "rooms": View("plenary/rooms.html"),
+    "spotlight": View("plenary/spotlight.html", fit_max=8.0),
+    "goals": View("plenary/goals.html", lambda board, _: {"goals": goal_matrix(board)}),
+    "roles": View("plenary/roles.html",
+                  lambda board, _: {"grid": roles_grid(board, roles_matrix(board))}),
+    # sorted() is stable: actions of as many votes stay in the order they were added.
+    "priorities": View("plenary/priorities.html", lambda board, ranked: {
+        "ranking": priorities(board, sorted(ranked, key=lambda a: -a.votes))}),
+    "join": View("plenary/join_loader.html", fit_max=5.0),
+}
+
+
+def board_context(board: Board, presence: dict[str, int], shown: bool = True) -> dict[str, Any]:
+    """Everything the plenary's views render, from one board; without the shown view's
+    own part when ``shown`` is false (the moderator page needs only the shared one)."""
     plenary = board.singleton(PLENARY)
     sort = plenary.get("sort", "time")
     all_actions = actions(board, sort)
@@ -61,10 +92,17 @@ def board_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
     for role in board.live(ROLE):
         roles_by_room.setdefault(role["room"], []).append(role)
     spot = board.room(plenary["spotlight"]) if plenary.get("spotlight") else None
-    view = plenary.get("view", "rooms")
-    return {
+    name = plenary.get("view", "rooms")
+    if name not in VIEWS or (name == "spotlight" and spot is None):
+        name = "rooms"
+    view = VIEWS[name]
+    context = {
         "event": {**board.event, "id": board.event_id},
         "plenary": plenary,
+        "view": name,
+        "view_template": view.template,
+        "fit_max": view.fit_max,
+        "theme": "dark" if plenary.get("theme") == "dark" else "light",
         "rooms": rooms,
         "cols": columns(len(rooms)),
         "rows": math.ceil(len(rooms) / columns(len(rooms))) if rooms else 1,
@@ -75,14 +113,14 @@ def board_context(board: Board, presence: dict[str, int]) -> dict[str, Any]:
         "room_all": room_all,
         "roles_by_room": roles_by_room,
         "spot": spot,
-        # The matrices only when shown: they are the costly part of a render.
-        "goals": goal_matrix(board) if view == "goals" else None,
-        "roles_matrix": roles_matrix(board) if view == "roles" else None,
         "timer": board.singleton(TIMER),
         "message": board.singleton(MESSAGE),
         "seq": board.seq,
         **refresh(board.event_id, board.seq),
     }
+    if shown and view.own is not None:
+        context.update(view.own(board, all_actions))
+    return context
 
 
 def refresh(event_id: str, seq: int) -> dict[str, Any]:
