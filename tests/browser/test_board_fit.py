@@ -5,6 +5,7 @@ and no console error. Screenshots of every view at both sizes go to tests/artifa
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.board_content import three_rooms
+from tests.board_content import six_rooms_of_ten, three_rooms
 from tests.browser.conftest import assert_accessible, shot
 from tests.conftest import Server, auth, item_body
 
@@ -123,7 +124,9 @@ async def test_every_view_fills_the_screen_and_fits(
         m = await measure(page)
         await shot(page, f"board-{name}-{view}", full_page=False)
         assert_fits(m)
-        assert m["pages"] == 1, m  # three rooms of four actions fit on one page
+        # Three rooms of four actions fit on one page; only the twelve-action ranking
+        # at 720p takes two (at 18 px its room names would not fit either).
+        assert m["pages"] == (2 if view == "priorities" and not hd else 1), m
         # The countdown reads from the back row on every view: 48 px or more at 1080p.
         assert m["timer"] >= (48 if hd else 32), m
         if view == "rooms":
@@ -244,4 +247,40 @@ async def test_counts_questions_meters_and_live_updates(
         await show(client, event, page, view)
         assert_fits(await measure(page))
         await shot(page, f"board-dark-{view}", full_page=False)
+    assert problems == []
+
+
+@pytest.mark.parametrize("size", [HD, SMALL], ids=["1080p", "720p"])
+async def test_six_rooms_of_ten_actions_page_themselves(
+    server: Server, client: httpx.AsyncClient, new_context: Any, size: dict[str, int]
+) -> None:
+    event = await six_rooms_of_ten(client)
+    problems: list[str] = []
+    page = await open_board(new_context, event, size, problems)
+    name = f"{size['width']}x{size['height']}"
+    for view in ("rooms", "priorities"):
+        await show(client, event, page, view)
+        m = await measure(page)
+        await shot(page, f"board-{name}-{view}-paged", full_page=False)
+        # More than one page, each readable: nothing cut, nothing past the screen, no text
+        # under 18 px; the page shows in the top bar.
+        assert m["pages"] >= 2, m
+        assert_fits(m)
+        pager = page.locator("#pl-pager")
+        await expect(pager).to_be_visible()
+        await expect(pager).to_contain_text(re.compile(rf"Page [12] of {m['pages']}"))
+        shown = await page.locator("#plenary-view [data-page-item]:not([hidden])").count()
+        hidden = await page.locator("#plenary-view [data-page-item][hidden]").count()
+        assert shown and hidden, (shown, hidden)
+        # The board turns to the next page by itself, and that page fits too.
+        now = int(await page.locator("#plenary-view").get_attribute("data-page") or "1")
+        first = await page.locator("#plenary-view [data-page-item]:not([hidden])").all_inner_texts()
+        await expect(pager).to_contain_text(f"Page {now + 1} of {m['pages']}", timeout=20_000)
+        assert_fits(await measure(page))
+        second = await page.locator(
+            "#plenary-view [data-page-item]:not([hidden])").all_inner_texts()
+        assert second != first
+    # Every action is on some page: the pages cover the whole ranking.
+    ranks = await page.locator("#plenary-view .pl-rank").count()
+    assert ranks == 60
     assert problems == []
