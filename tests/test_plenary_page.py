@@ -204,3 +204,32 @@ async def test_views_are_right_for_six_rooms_of_real_content(
     assert outcomes.text.count(body["text"]) == 1
     assert rooms[0]["name"] in outcomes.text and rooms[1]["name"] in outcomes.text
     await browser.aclose()
+
+
+async def test_the_board_theme_is_plenary_state(
+    server: Server, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    """Chosen on the moderator page, kept in the log, followed by every board."""
+    eid = event["id"]
+    organiser = auth(event["organiser_token"])
+    browser = await opened(server, event["plenary_url"])
+    view = f"/e/{eid}/plenary/view"
+    assert 'data-theme="light"' in (await browser.get(view)).text
+    answer = await client.patch(f"/api/events/{eid}/plenary", json={"theme": "dark"},
+                                headers=organiser)
+    assert answer.status_code == 200 and answer.json()["theme"] == "dark"
+    assert 'data-theme="dark"' in (await browser.get(view)).text
+    # Anything else is refused and changes nothing.
+    bad = await client.patch(f"/api/events/{eid}/plenary", json={"theme": "neon"},
+                             headers=organiser)
+    assert bad.status_code == 422
+    assert 'data-theme="dark"' in (await browser.get(view)).text
+    # The moderator page's control posts the same change.
+    moderator = await opened(server, event["moderator_url"])
+    posted = await moderator.post(f"/e/{eid}/moderate/plenary", data={"theme": "light"})
+    assert posted.status_code == 303
+    assert 'data-theme="light"' in (await browser.get(view)).text
+    state = (await client.get(f"/api/events/{eid}/plenary", headers=organiser)).json()
+    assert state["plenary"]["theme"] == "light"
+    await browser.aclose()
+    await moderator.aclose()

@@ -231,7 +231,9 @@ async def test_counts_questions_meters_and_live_updates(
     assert await page.evaluate("() => window.__same") == marker  # the same page, not reloaded
     m = await measure(page)
     assert_fits(m)
-    assert m["action"] >= 32, m
+    # Four columns now (the joint actions'), five actions in one: smaller, still above the
+    # board's readable floor at 1080p (2.2 % of the height), on one page.
+    assert m["action"] >= 23.7 and m["pages"] == 1, m
 
     # The dark theme, chosen on the moderator page, reaches the board live.
     moderator = await (await new_context(viewport={"width": 1440, "height": 900})).new_page()
@@ -283,4 +285,56 @@ async def test_six_rooms_of_ten_actions_page_themselves(
     # Every action is on some page: the pages cover the whole ranking.
     ranks = await page.locator("#plenary-view .pl-rank").count()
     assert ranks == 60
+    assert problems == []
+
+
+async def test_moderator_shows_joint_sources_in_full_and_edits_their_goals(
+    server: Server, client: httpx.AsyncClient, new_context: Any
+) -> None:
+    event, items = await three_rooms(client)
+    eid = event["id"]
+    organiser = auth(event["organiser_token"])
+    # Two sources that read the same for their first 40 characters.
+    merge = {"id": str(uuid.uuid4()), "items": [items[0][2]["id"], items[1][0]["id"]],
+             "text": "One contact list for ports and emergency services"}
+    assert (await client.post(f"/api/events/{eid}/merges", json=merge,
+                              headers=organiser)).status_code == 201
+    problems: list[str] = []
+    moderator = await (await new_context(viewport={"width": 1440, "height": 900})).new_page()
+    moderator.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    moderator.on("console", lambda msg: problems.append(f"console: {msg.text}")
+                 if msg.type == "error" else None)
+    await moderator.goto(event["moderator_url"])
+    await moderator.locator("#sync[data-state=live]").wait_for()
+    joint = moderator.locator("#mod-live .mod-item").filter(has_text=merge["text"])
+    sources = joint.locator("details.sources")
+    await sources.locator("summary").click()
+    for source in (items[0][2], items[1][0]):
+        await expect(sources).to_contain_text(source["text"])  # whole, not cut at 40
+        await expect(sources).to_contain_text(source["owner"])
+    # Opened stays opened when the live region is fetched again after a change.
+    await client.post(f"/api/events/{eid}/rooms/{event['rooms'][0]['id']}/items",
+                      headers=organiser, json=item_body("Something else changes"))
+    await expect(moderator.locator("#mod-live")).to_contain_text("Something else changes")
+    await expect(joint.locator("details.sources")).to_have_attribute("open", "")
+
+    # The joint action's goals: on and off from the moderator page.
+    digital = moderator.locator("#mod-live .mod-item").filter(has_text=merge["text"]).get_by_role(
+        "button", name="Secure digital communications")
+    await expect(digital).to_have_attribute("aria-pressed", "false")
+    await digital.click()
+    await expect(digital).to_have_attribute("aria-pressed", "true")
+    found = (await client.get(f"/api/events/{eid}/merges", headers=organiser)).json()
+    goals = {g["text"]: g["id"] for g in event["goals"]}
+    mine = next(m for m in (found if isinstance(found, list) else found["merges"])
+                if m["id"] == merge["id"])
+    assert goals["Secure digital communications"] in mine["goals"]
+    # A goal the sources carried goes off the joint action too (and off its sources).
+    shared = moderator.locator("#mod-live .mod-item").filter(has_text=merge["text"]).get_by_role(
+        "button", name="Shared situational picture across sectors")
+    await expect(shared).to_have_attribute("aria-pressed", "true")
+    await shared.click()
+    await expect(shared).to_have_attribute("aria-pressed", "false")
+    await assert_accessible(moderator)
+    await shot(moderator, "moderator-joint-actions")
     assert problems == []
