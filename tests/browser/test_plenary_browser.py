@@ -18,22 +18,28 @@ pytestmark = pytest.mark.browser
 
 
 async def fits_the_screen(page: Page) -> None:
-    """No scroll bars on the projector, and no content text under 24 px."""
+    """No scroll bars on the projector, nothing cut, and no text under 18 px (the board's
+    rule; tests/browser/test_board_fit.py checks the sizes and the paging in detail)."""
+    await page.wait_for_function("() => !!document.querySelector('#plenary-view[data-fitted]')")
     sizes = await page.evaluate("""() => {
         const doc = document.documentElement;
+        const shown = el => el.getClientRects().length > 0 && !el.closest('[hidden]')
+            && !el.closest('.visually-hidden');
         const small = [];
         for (const el of document.querySelectorAll('#plenary-view *')) {
             const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
-            if (!own || el.closest('.visually-hidden')) continue;
+            if (!own || !shown(el)) continue;
             const px = parseFloat(getComputedStyle(el).fontSize);
-            if (px < 24) small.push(el.tagName + ':' + px + ':' + el.textContent.trim().slice(0, 30));
+            if (px < 18) small.push(el.tagName + ':' + px + ':' + el.textContent.trim().slice(0, 30));
         }
-        // Cut off: outside the screen and not in a pane that turns its pages itself.
+        // Cut off: outside the screen, or past the card or list it is in.
         const cut = [];
         for (const el of document.querySelectorAll('#plenary-view *')) {
-            if (el.closest('[data-autoscroll]') || el.closest('.visually-hidden')) continue;
+            if (!shown(el)) continue;
             const r = el.getBoundingClientRect();
-            if (r.bottom > window.innerHeight + 1 || r.right > window.innerWidth + 1) {
+            const box = el.parentElement.closest('[data-fit-box]').getBoundingClientRect();
+            if (r.bottom > Math.min(window.innerHeight, box.bottom) + 1
+                || r.right > Math.min(window.innerWidth, box.right) + 1) {
                 cut.push(el.tagName + '.' + el.className + ':' + Math.round(r.bottom));
             }
         }
