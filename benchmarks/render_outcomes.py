@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from facilitation.outcomes import FORMATS, export, sample
+from facilitation.outcomes.words import Words
 
 AT = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 
@@ -71,7 +72,7 @@ def spreadsheet_pdf(xlsx: Path, folder: Path) -> Path:
 
 
 def to_png(pdf: Path, stem: Path, last: int | None = None) -> None:
-    args = ["pdftoppm", "-png", "-r", "70"]
+    args = ["pdftoppm", "-png", "-r", "80"]
     if last is not None:
         args += ["-l", str(last)]
     run(*args, str(pdf), str(stem))
@@ -91,12 +92,12 @@ def render(language: str, out: Path) -> dict[str, object]:
     print_html(files["html"], report_pdf)
     to_png(report_pdf, folder / "report")
     sheet_pdf = spreadsheet_pdf(files["xlsx"], folder)
-    to_png(sheet_pdf, folder / "spreadsheet", last=6)
-    appendix = {"en": "Appendix: the rooms"}.get(language)
+    to_png(sheet_pdf, folder / "spreadsheet", last=8)
+    appendix = Words(language)("Appendix: the rooms")
     return {
         "language": language,
         "report_pages": pages(report_pdf),
-        "appendix_starts_on_page": page_of(report_pdf, appendix) if appendix else None,
+        "appendix_starts_on_page": page_of(report_pdf, appendix),
         "spreadsheet_pages": pages(sheet_pdf),
         "folder": str(folder),
     }

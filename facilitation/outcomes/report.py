@@ -202,18 +202,19 @@ def report_css() -> str:
     return (STATIC / "outcomes-report.css").read_text(encoding="utf-8")
 
 
-def report_csp() -> str:
+def report_csp(header: bool = True) -> str:
     """The report's policy: its one stylesheet (by hash), nothing else, never a script,
-    never inside another site's frame."""
+    never inside another site's frame. ``frame-ancestors`` only works (and is only
+    allowed) in the response header, so the copy in the saved file's <meta> lacks it."""
     digest = base64.b64encode(hashlib.sha256(report_css().encode()).digest()).decode()
-    return (f"default-src 'none'; style-src 'sha256-{digest}'; base-uri 'none'; "
-            "form-action 'none'; frame-ancestors 'none'")
+    policy = f"default-src 'none'; style-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    return policy + "; frame-ancestors 'none'" if header else policy
 
 
 def html(o: Outcomes) -> bytes:
     template = _environment().get_template("outcomes/report.html")
     # Our own stylesheet file, never user text: trusted as it is.
     css = Markup(report_css())  # noqa: S704
-    page = template.render(o=o, _=Words(o.language), css=css, csp=report_csp(),
+    page = template.render(o=o, _=Words(o.language), css=css, csp=report_csp(header=False),
                            most=max((a.votes for a in o.top), default=0))
     return page.encode("utf-8")

@@ -33,6 +33,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from facilitation.outcomes import tabular
 from facilitation.outcomes.model import Outcomes
+from facilitation.outcomes.report import short
 from facilitation.outcomes.safety import dangerous, printable
 from facilitation.outcomes.tabular import Cell, Columns, Options
 from facilitation.outcomes.words import Words
@@ -41,13 +42,18 @@ FONT = "Arial"
 SIZE = 10
 LINE_HEIGHT = 12.75  # points per line of 10 pt Arial (Excel's and LibreOffice's default row)
 MAX_ROW_HEIGHT = 409  # the largest row height a sheet can have
-CHARS_PER_WIDTH = 1.0  # characters of text per unit of column width (a little conservative)
+# Characters of 10 pt Arial text per unit of column width (the unit is a "0" of the
+# default font; average text is narrower): a little conservative, so no line is cut.
+CHARS_PER_WIDTH = 1.3
 
 BODY = Font(name=FONT, size=SIZE)
 BOLD = Font(name=FONT, size=SIZE, bold=True)
 TITLE = Font(name=FONT, size=14, bold=True)
 HEADING = Font(name=FONT, size=12, bold=True)
+META = Font(name=FONT, size=SIZE, color="4A5360")
 WRAP = Alignment(wrap_text=True, vertical="top")
+# Titles and headings run on into the empty cells beside them, never wrapped in column A.
+NO_WRAP = Alignment(wrap_text=False, vertical="top")
 HEADER_FILL = PatternFill("solid", fgColor="DDE3EA")
 
 
@@ -108,7 +114,7 @@ class Sheet:
             elif isinstance(value, date):
                 cell.number_format = "yyyy-mm-dd"
         cell.font = font
-        cell.alignment = WRAP
+        cell.alignment = WRAP if font in (BODY, BOLD) else NO_WRAP
         return cell
 
     def append(self, values: list[Cell], font: Font = BODY, fill: PatternFill | None = None,
@@ -131,13 +137,19 @@ class Sheet:
         return self.append(list(names), BOLD, HEADER_FILL)
 
 
-def _table(book: Any, title: str, columns: Columns, rows: Iterable[list[Cell]]) -> None:
-    """A data sheet: frozen, filtered header row repeated on every printed page."""
+def _table(book: Any, title: str, columns: Columns, rows: Iterable[list[Cell]],
+           printed: int | None = None) -> None:
+    """A data sheet: frozen, filtered header row repeated on every printed page.
+
+    ``printed``: how many columns (from the left) the printout has, if not all of them.
+    """
     data = list(rows)
     sheet = Sheet(book, title, _widths(columns, data))
     ws = sheet.ws
     ws.freeze_panes = "A2"
     ws.print_title_rows = "1:1"
+    if printed is not None:
+        ws.print_area = f"A1:{get_column_letter(printed)}{len(data) + 1}"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(data) + 1}"
     sheet.header([name for name, _ in columns])
     for row in data:
@@ -150,12 +162,13 @@ def _summary(book: Any, o: Outcomes, _: Words) -> None:
         (_.pgettext("column", "action"), 60),
         (_.pgettext("column", "votes"), 7),
         (_.pgettext("column", "owner"), 24),
-        (_.pgettext("column", "due"), 11),
+        (_.pgettext("column", "due"), 12),
         (_.pgettext("column", "goals"), 30),
         (_.pgettext("column", "room"), 26),
         (_.pgettext("column", "sources"), 12),
     ]
-    top = [[a.ref, a.text, a.votes, a.owner, a.due, tabular.goal_texts(a.goals),
+    # The top actions quoted on one line (the Actions sheet has every word, by ref).
+    top = [[a.ref, short(a.text, 200), a.votes, a.owner, a.due, tabular.goal_texts(a.goals),
             "; ".join(r.name for r in a.rooms), ""] for a in o.top]
     joint = [[m.ref, m.text, m.votes, m.owner, m.due, tabular.goal_texts(m.goals),
               "; ".join(r.name for r in m.rooms), ", ".join(s.ref for s in m.sources)]
@@ -165,7 +178,7 @@ def _summary(book: Any, o: Outcomes, _: Words) -> None:
     sheet = Sheet(book, _("Summary"), widths)
     sheet.ws.print_options.gridLines = False
     sheet.append([_("Outcomes: %(title)s", title=o.title)], TITLE, height=22)
-    sheet.append([_.headline(o)], height=LINE_HEIGHT + 3)
+    sheet.append([_.headline(o)], META, height=LINE_HEIGHT + 3)
     sheet.append([])
     sheet.append([_("Top actions by votes")], HEADING, height=18)
     sheet.header([name for name, _ in columns])
@@ -175,6 +188,7 @@ def _summary(book: Any, o: Outcomes, _: Words) -> None:
     if not top:
         sheet.append([_("No votes were given.")])
     last = sheet.row
+    chart_at = None
     if top:
         chart = BarChart()
         chart.type = "bar"  # horizontal bars, like the printed report
@@ -184,8 +198,8 @@ def _summary(book: Any, o: Outcomes, _: Words) -> None:
         chart.x_axis.scaling.orientation = "maxMin"  # the most voted at the top
         chart.add_data(Reference(sheet.ws, min_col=3, min_row=first, max_row=last))
         chart.set_categories(Reference(sheet.ws, min_col=1, min_row=first, max_row=last))
-        chart.height, chart.width = 7.5, 12
-        sheet.ws.add_chart(chart, f"J{first - 1}")
+        chart.height, chart.width = 7.5, 16
+        chart_at = chart
     sheet.append([])
     sheet.append([_("Joint actions")], HEADING, height=18)
     sheet.header([name for name, _ in columns])
@@ -204,14 +218,20 @@ def _summary(book: Any, o: Outcomes, _: Words) -> None:
         sheet.append(["", _("no goal"), *o.untagged, sum(o.untagged)])
     else:
         sheet.append([_("The event has no plan goals.")])
+    if chart_at is not None:
+        # Below the tables, in the printed width: fit to width keeps its size readable.
+        sheet.append([])
+        sheet.ws.add_chart(chart_at, f"B{sheet.row + 1}")
 
 
 def xlsx(o: Outcomes, options: Options | None = None) -> bytes:
     _ = Words(o.language)
     book = Workbook(write_only=True)
     _summary(book, o, _)
-    _table(book, _("Actions"), tabular.action_columns(_), tabular.action_rows(o, _))
-    _table(book, _("Roles"), tabular.role_columns(_), tabular.role_rows(o))
+    actions, roles = tabular.action_columns(_), tabular.role_columns(_)
+    _table(book, _("Actions"), actions, tabular.action_rows(o, _),
+           len(actions) - tabular.BOOKKEEPING)
+    _table(book, _("Roles"), roles, tabular.role_rows(o), len(roles) - tabular.BOOKKEEPING)
     _table(book, _("Goal alignment"), tabular.alignment_columns(o, _),
            tabular.alignment_rows(o, _))
     _table(book, _("Rooms"), tabular.room_columns(_), tabular.room_rows(o, _))

@@ -22,6 +22,9 @@ from facilitation.outcomes.words import Words
 
 Cell = str | int | date | datetime | None
 Columns = list[tuple[str, int]]  # header, width in characters (the spreadsheet's)
+# The last columns of the action and role rows (created, updated, id) are for tools:
+# the spreadsheet prints the columns before them.
+BOOKKEEPING = 3
 
 
 @dataclass(frozen=True)
@@ -36,16 +39,16 @@ def action_columns(_: Words) -> Columns:
     return [
         (_.pgettext("column", "ref"), 7),
         (_.pgettext("column", "type"), 11),
-        (_.pgettext("column", "room"), 24),
-        (_.pgettext("column", "action"), 72),
-        (_.pgettext("column", "owner"), 22),
-        (_.pgettext("column", "due"), 11),
-        (_.pgettext("column", "status"), 10),
-        (_.pgettext("column", "goals"), 12),
+        (_.pgettext("column", "room"), 18),
+        (_.pgettext("column", "action"), 60),
+        (_.pgettext("column", "owner"), 20),
+        (_.pgettext("column", "due"), 12),
+        (_.pgettext("column", "status"), 14),
+        (_.pgettext("column", "goals"), 26),
         (_.pgettext("column", "votes"), 7),
         (_.pgettext("column", "merged into"), 9),
         (_.pgettext("column", "sources"), 12),
-        (_.pgettext("column", "author"), 18),
+        (_.pgettext("column", "author"), 16),
         (_.pgettext("column", "created (UTC)"), 17),
         (_.pgettext("column", "updated (UTC)"), 17),
         (_.pgettext("column", "id"), 38),
