@@ -1,39 +1,25 @@
-"""``facilitation serve | create-event | export | import | follow-up``: the command line."""
+"""``facilitation serve | create-event | edit-event | links | events | export | import | follow-up``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
-import re
 import sys
 from typing import Any
 
 from facilitation import config
 from facilitation.errors import HTTPError
 from facilitation.schemas import EventIn, RoomIn
+from facilitation.security import RedactTokens
 
-TOKEN_IN_QUERY = re.compile(r"([?&]t=)[^&\s]+")
-
-
-class RedactTokens(logging.Filter):
-    """Access logs show paths; token links carry ``?t=...``. Never log a token."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                for a in record.args
-            )
-        return True
-
+__all__ = ["RedactTokens", "main"]
 
 def log_config(level: str) -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     cfg: dict[str, Any] = {**LOGGING_CONFIG}
-    cfg["filters"] = {"redact": {"()": "facilitation.cli.RedactTokens"}}
+    cfg["filters"] = {"redact": {"()": "facilitation.security.RedactTokens"}}
     cfg["handlers"] = {k: {**v, "filters": ["redact"]} for k, v in LOGGING_CONFIG["handlers"].items()}
     cfg["loggers"] = {**LOGGING_CONFIG["loggers"], "facilitation": {
         "handlers": ["default"], "level": level.upper(), "propagate": False}}
@@ -91,9 +77,15 @@ def serve(args: argparse.Namespace) -> int:
         )
         return 2
     settings, generated = config.with_secrets(settings)
-    if generated:
+    # Tokens reach standard output only when a person is reading it (a terminal): under
+    # docker compose or systemd it is a log, and tokens are never logged.
+    terminal = sys.stdout.isatty()
+    if generated and terminal:
         print(f"\n  Admin token (shown once; kept in {settings.data_dir}/admin_token):")
         print(f"  {settings.admin_token}")
+    elif generated:
+        print(f"\n  An admin token was generated into {settings.data_dir}/admin_token "
+              "(readable by this user only); it creates events (/new).")
     # The app is built again inside uvicorn (in each worker process, with --workers):
     # hand it what the command line decided, so every worker serves the same settings
     # and admin token (the generated ones are kept in the data folder they all read).
@@ -111,9 +103,11 @@ def serve(args: argparse.Namespace) -> int:
                   + (f" Is Redis running at {settings.redis_url}?" if settings.redis_url else ""),
                   file=sys.stderr)
             return 1
-        if demo is not None:
+        if demo is not None and terminal:
             print("\n  A demo event was created. Open a room in two windows to see it live:")
             print_event(demo)
+        elif demo is not None:
+            print(f"\n  A demo event was created; its links: facilitation links {demo['id']}")
     print(f"  facilitation is serving on {settings.public_url}  (store: {settings.backend})\n")
     uvicorn.run(
         "facilitation.app:app_from_env",
@@ -248,6 +242,41 @@ def import_(args: argparse.Namespace) -> int:
     return 0
 
 
+def links(args: argparse.Namespace) -> int:
+    """Print an event's links (organiser, plenary, every room), on demand: the one
+    command that writes tokens to standard output without being asked to make them."""
+    from facilitation import errors
+
+    async def job(services: Any) -> dict[str, Any]:
+        board = await services.board(args.event)
+        secrets = await services.secrets(args.event)
+        return services.event_json(board, secrets, None)  # type: ignore[no-any-return]
+
+    settings, _ = config.with_secrets(config.from_environ())
+    try:
+        event = asyncio.run(_with_services(settings, job))
+    except errors.HTTPError as error:
+        print(f"facilitation: {error.message}", file=sys.stderr)
+        return 1
+    print_event(event)
+    return 0
+
+
+def events(args: argparse.Namespace) -> int:
+    """List the events (id and title, no token): what ``links`` takes."""
+    async def job(services: Any) -> list[tuple[str, str]]:
+        found = []
+        for event_id in await services.store.event_ids():
+            board = await services.board(event_id)
+            found.append((event_id, str(board.event.get("title", ""))))
+        return found
+
+    settings, _ = config.with_secrets(config.from_environ())
+    for event_id, title in asyncio.run(_with_services(settings, job)):
+        print(f"{event_id}  {title}")
+    return 0
+
+
 def follow_up(args: argparse.Namespace) -> int:
     """Open follow-up (as the organiser's page does) and print each owner's link to send."""
     from facilitation import errors
@@ -310,6 +339,13 @@ def main(argv: list[str] | None = None) -> int:
     load = commands.add_parser("import", help="recreate an event from its outcomes.json")
     load.add_argument("file", help="an outcomes.json export")
     load.set_defaults(func=import_)
+
+    show = commands.add_parser("links", help="print an event's links (they carry its tokens)")
+    show.add_argument("event", help="the event id (facilitation events lists them)")
+    show.set_defaults(func=links)
+
+    listed = commands.add_parser("events", help="list the events: id and title")
+    listed.set_defaults(func=events)
 
     follow = commands.add_parser(
         "follow-up", help="give every owner of an action a follow-up link; print the links")

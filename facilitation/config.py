@@ -144,7 +144,8 @@ def with_secrets(settings: Settings) -> tuple[Settings, bool]:
     Returns the settings and whether the admin token was generated just now (so
     the caller prints it once, and never again).
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only: the admin token, the secret key and (store/sqlite.py) the database.
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     generated = False
     changes: dict[str, str] = {}
     for name in ("admin_token", "secret_key"):

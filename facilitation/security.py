@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets as pysecrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from starlette.requests import HTTPConnection
 
@@ -267,3 +268,40 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+# -- logs ----------------------------------------------------------------------------------
+
+# The query parameter that carries a token in a link.
+TOKEN_PARAM = "t"  # noqa: S105 - a parameter name, not a secret
+
+
+def redact_query(text: str) -> str:
+    """A logged path with its query, the value of every token parameter replaced.
+
+    The parameter is recognised by its *decoded* name, as Starlette reads it: a link
+    written ``?%74=TOKEN`` (or ``?t=`` twice) opens the page like ``?t=TOKEN``, so it is
+    redacted like it.
+    """
+    path, mark, query = text.partition("?")
+    if not mark:
+        return text
+    parts = []
+    for part in query.split("&"):
+        name, equals, _ = part.partition("=")
+        if equals and unquote_plus(name, errors="replace") == TOKEN_PARAM:
+            part = f"{name}=[redacted]"
+        parts.append(part)
+    return f"{path}?{'&'.join(parts)}"
+
+
+class RedactTokens(logging.Filter):
+    """Access logs show paths; token links carry ``?t=...``. Never log a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_query(a) if isinstance(a, str) and "?" in a else a for a in record.args)
+        elif isinstance(record.msg, str) and "?" in record.msg:
+            record.msg = redact_query(record.msg)
+        return True

@@ -14,6 +14,7 @@ catching up at once therefore never queue ahead of a write.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -142,7 +143,7 @@ class SQLiteStore:
     # -- lifecycle -------------------------------------------------------------------
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only(self.path)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
@@ -464,6 +465,18 @@ def _insert_change(db: sqlite3.Connection, event_id: str, change: Change, finger
         "INSERT OR REPLACE INTO entities (event_id, key, data) VALUES (?, ?, ?)",
         (event_id, entity_key(change.kind, change.data["id"]), orjson.dumps(change.data).decode()),
     )
+
+
+def owner_only(path: Path) -> None:
+    """The database holds every event's tokens in clear: its folder 0700, the file and
+    its WAL and shared-memory files 0600 (SQLite gives those the database file's mode),
+    also for a folder made before this rule."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if name.exists():
+            os.chmod(name, 0o600)
 
 
 class _transaction:
