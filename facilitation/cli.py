@@ -123,6 +123,8 @@ def serve(args: argparse.Namespace) -> int:
         ws_ping_timeout=settings.heartbeat_seconds,
         ws_per_message_deflate=False,
         ws="facilitation.wsproto:DirectWebSocketProtocol",
+        # A request's head must arrive within 10 s (slow clients): see httpguard.py.
+        http="facilitation.httpguard:HeadTimeoutProtocol",
         proxy_headers=True,
         timeout_graceful_shutdown=10,
     )
