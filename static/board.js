@@ -234,7 +234,13 @@
     fit();
     // A new view, its content loaded (the join codes), a message in the top bar that
     // takes a second line, a resized window: fit again.
-    document.body.addEventListener("htmx:afterSettle", refit);
+    document.body.addEventListener("htmx:afterSettle", function (event) {
+      // Not the presence poll's counters (every 3 s, digits only): a new view, or
+      // content loaded into this one.
+      var v = view();
+      var inside = v && event.target && v.contains(event.target);
+      if (v && (!v.hasAttribute("data-fitted") || inside)) refit();
+    });
     if (window.ResizeObserver) new ResizeObserver(refit).observe(main());
     window.addEventListener("resize", refit);
     if (document.fonts && document.fonts.ready) document.fonts.ready.then(refit);
