@@ -73,6 +73,7 @@ async def test_an_owner_reports_from_a_phone_offline_and_the_organiser_sees_it_o
     await expect(row).to_contain_text("In progress")
     await expect(row.locator(".fu-progress")).to_have_text("40 %")
     await shot(board, "followup-organiser")
+    await assert_accessible(board)
     # Stored once: one report in the history.
     summary = (await client.get(f"/api/events/{ev['id']}/follow-up",
                                 headers=auth(ev["organiser_token"]))).json()
