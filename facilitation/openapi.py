@@ -209,6 +209,8 @@ OPERATIONS: tuple[Op, ...] = (
        "that owner's, organiser", ok={200: "OwnerActions"}),
     Op("post", E + "/owners/{owner}/token", "Replace an owner's link; the old one ends at once",
        ORG, ok={200: "OwnerLink"}),
+    Op("get", E + "/owners/{owner}/calendar.ics", "An owner's due dates as a calendar file",
+       "that owner's, organiser", media=("text/calendar",)),
     Op("patch", E + "/progress/{id}", "Report progress on an action (item or joint action)",
        "that owner's (its own actions only), organiser", schemas.ProgressPatch,
        ok={200: "Progress"}),

@@ -49,7 +49,7 @@ FORMATS: dict[str, Format] = {f.suffix: f for f in (
            spreadsheet.xlsx, "Excel"),
     Format("md", "text/markdown; charset=utf-8", _plain(report.markdown), "Markdown"),
     Format("html", "text/html; charset=utf-8", _plain(report.html), "HTML"),
-    Format("ics", "text/calendar; charset=utf-8", calendar.ics, "iCalendar"),
+    Format("ics", "text/calendar; charset=utf-8", calendar.ics, "iCalendar", ("owner",)),
 )}
 
 

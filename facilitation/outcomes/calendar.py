@@ -16,6 +16,7 @@ from datetime import date
 
 from facilitation.outcomes.model import Action, Merged, Outcomes
 from facilitation.outcomes.safety import one_line, printable
+from facilitation.outcomes.tabular import Options
 from facilitation.outcomes.words import Words
 
 STATUS = {"proposed": "TENTATIVE", "agreed": "CONFIRMED", "done": "CONFIRMED"}
@@ -55,8 +56,14 @@ def _summary(a: Action | Merged) -> str:
     return f"{first} ({one_line(a.owner)})" if a.owner.strip() else first
 
 
+def due_of(a: Action | Merged) -> date | None:
+    """The date in the calendar: a new one the owner reported after the event, else the plan's."""
+    return a.follow_up.due or a.due
+
+
 def _event(o: Outcomes, a: Action | Merged, stamp: str, _: Words) -> list[str]:
-    assert a.due is not None
+    due = due_of(a)
+    assert due is not None
     rooms = "; ".join(r.name for r in a.rooms)
     # Plain calls, never _() inside an f-string: the extractor cannot see it there.
     owner, room, status, reference, goals, sources = (
@@ -67,30 +74,38 @@ def _event(o: Outcomes, a: Action | Merged, stamp: str, _: Words) -> list[str]:
         description.append(f"{goals}: " + "; ".join(g.text for g in a.goals))
     if isinstance(a, Merged) and a.sources:
         description.append(f"{sources}: " + ", ".join(s.ref for s in a.sources))
+    if o.followed_up:
+        f, follow, note = a.follow_up, _("Follow-up"), _("Note")
+        description.append(f"{follow}: {f.label(_)}, {f.percent} %")
+        if f.note:
+            description.append(f"{note}: {f.note}")
     # DTSTART alone is a one-day entry (RFC 5545 3.6.1): no DTEND, so no "day after"
     # to compute, which does not exist for 9999-12-31.
     return [
         "BEGIN:VEVENT",
         f"UID:{o.event_id}-{a.id}@facilitation",
         f"DTSTAMP:{stamp}",
-        f"DTSTART;VALUE=DATE:{ical_date(a.due)}",
+        f"DTSTART;VALUE=DATE:{ical_date(due)}",
         f"SUMMARY:{escape(_summary(a))}",
         f"DESCRIPTION:{escape(chr(10).join(description))}",
         f"CATEGORIES:{escape(one_line(rooms))}",
-        f"STATUS:{STATUS.get(a.status, 'TENTATIVE')}",
+        f"STATUS:{'CANCELLED' if a.follow_up.status == 'dropped' else STATUS.get(a.status, 'TENTATIVE')}",
         "TRANSP:TRANSPARENT",
         "END:VEVENT",
     ]
 
 
-def ics(o: Outcomes, options: object = None) -> bytes:
+def ics(o: Outcomes, options: Options | None = None) -> bytes:
+    """Every action with a due date; with ``options.owner``, that owner's only (the
+    calendar file each owner gets from their follow-up page)."""
     _ = Words(o.language)
+    owner = options.owner if options is not None else None
     stamp = o.exported_at.strftime("%Y%m%dT%H%M%SZ")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//facilitation//outcomes//EN",
              "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
              f"X-WR-CALNAME:{escape(one_line(_('Outcomes: %(title)s', title=o.title)))}"]
-    for action in o.board_actions:
-        if action.due is not None:
+    for action in o.board_actions if owner is None else o.owned_by(owner):
+        if due_of(action) is not None:
             lines += _event(o, action, stamp, _)
     lines.append("END:VCALENDAR")
     return "".join(fold(line) for line in lines).encode("utf-8")

@@ -18,10 +18,10 @@ SCHEMA = 1
 
 # Fields the export adds to stored entities; an import drops them again.
 DERIVED = {
-    "item": ("ref", "room_name", "goal_names", "votes", "merged_into"),
+    "item": ("ref", "room_name", "goal_names", "votes", "merged_into", "follow_up"),
     "role": ("room_name",),
     "merge": ("ref", "sources", "room_names", "owner_summary", "due_summary", "status_summary",
-              "goal_names", "votes", "live_items"),
+              "goal_names", "votes", "live_items", "follow_up"),
 }
 
 
@@ -30,9 +30,18 @@ def _counts(c: Counts) -> dict[str, int]:
             "roles": c.roles, "merged": c.merged, "votes": c.votes}
 
 
+def _follow_up(a: Action | Merged) -> dict[str, Any]:
+    """The action's current follow-up (its history is in the top-level ``progress``)."""
+    f = a.follow_up
+    return {"status": f.status, "progress": f.progress, "note": f.note,
+            "due": f.due.isoformat() if f.due else None, "version": f.version,
+            "updated_at": f.updated_at.isoformat().replace("+00:00", "Z") if f.updated_at else None}
+
+
 def _action(a: Action) -> dict[str, Any]:
     return {**a.stored, "ref": a.ref, "room_name": a.room.name,
-            "goal_names": [g.text for g in a.goals], "votes": a.votes, "merged_into": a.merged_into}
+            "goal_names": [g.text for g in a.goals], "votes": a.votes, "merged_into": a.merged_into,
+            "follow_up": _follow_up(a)}
 
 
 def _role(r: Role) -> dict[str, Any]:
@@ -45,6 +54,7 @@ def _merge(m: Merged) -> dict[str, Any]:
         "live_items": [a.id for a in m.sources], "room_names": [r.name for r in m.rooms],
         "owner_summary": m.owner, "due_summary": m.due.isoformat() if m.due else None,
         "status_summary": m.status, "goal_names": [g.text for g in m.goals], "votes": m.votes,
+        "follow_up": _follow_up(m),
     }
 
 
@@ -75,6 +85,10 @@ def document(o: Outcomes) -> dict[str, Any]:
             for line in o.alignment
         ],
         "untagged": {r.room.id: n for r, n in zip(o.rooms, o.untagged, strict=True)},
+        # Follow-up after the event: the owners given links, and every report on an action
+        # (id = the action's id) with its history, oldest first; re-imported as they are.
+        "owners": list(o.owner_entities),
+        "progress": list(o.reports),
     }
 
 

@@ -16,11 +16,18 @@ to ``tabular.ACTION_COLUMNS``; the CSV, the spreadsheet and the JSON follow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from facilitation.domain import ITEM, MERGE, ROLE, VOTE, Board, Entity, public
+from facilitation.outcomes.progress import (
+    NOT_REPORTED,
+    FollowUp,
+    follow_up,
+    stored_owners,
+    stored_progress,
+)
 from facilitation.outcomes.safety import one_line
 
 TOP_ACTIONS = 10  # how many of the most voted actions the summary shows
@@ -65,6 +72,7 @@ class Action:
     created_at: datetime
     updated_at: datetime
     stored: Entity  # the entity as the API shows it: the JSON keeps every field
+    follow_up: FollowUp = NOT_REPORTED  # the owner's last report after the event
 
     @property
     def owners(self) -> tuple[str, ...]:
@@ -109,6 +117,7 @@ class Merged:
     updated_at: datetime
     stored: Entity
     owners: tuple[str, ...] = ()  # its owner, or each distinct owner of its sources
+    follow_up: FollowUp = NOT_REPORTED  # the owner's last report after the event
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,10 @@ class Outcomes:
     totals: Counts = field(default_factory=Counts)
     actors: tuple[ActorRoles, ...] = ()
     conflicts: tuple[RoleConflict, ...] = ()
+    # Follow-up: the owners the organiser gave links to (spellings joined into one), and
+    # every report with its history (kept for the JSON and its re-import).
+    owner_entities: tuple[Entity, ...] = ()
+    reports: tuple[Entity, ...] = ()
 
     @property
     def actions(self) -> list[Action]:
@@ -216,14 +229,47 @@ class Outcomes:
         """Each owner's actions (joint actions once, under each of their owners), by name."""
         found: dict[str, tuple[str, list[Action | Merged]]] = {}
         for action in self.board_actions:
-            for owner in action.owners:
-                found.setdefault(same_owner(owner), (owner.strip(), []))[1].append(action)
+            for owner in dict.fromkeys(self.owner_key(o) for o in action.owners):
+                name = self.owner_names.get(owner) or one_line(
+                    next(o for o in action.owners if self.owner_key(o) == owner))
+                found.setdefault(owner, (name, []))[1].append(action)
         return [OwnerActions(name, tuple(actions))
                 for _, (name, actions) in sorted(found.items())]
 
     def owned_by(self, owner: str) -> list[Action | Merged]:
-        wanted = same_owner(owner)
-        return [a for a in self.board_actions if wanted in {same_owner(o) for o in a.owners}]
+        wanted = self.owner_key(owner)
+        return [a for a in self.board_actions if wanted in {self.owner_key(o) for o in a.owners}]
+
+    @property
+    def owner_names(self) -> dict[str, str]:
+        """Follow-up owners: their first spelling -> the name the organiser's links use."""
+        return {o["keys"][0]: str(o.get("name", "")) for o in self.owner_entities if o.get("keys")}
+
+    def owner_key(self, name: str) -> str:
+        """Which owner a spelling means: the follow-up owner it was joined into, if any."""
+        key = same_owner(name)
+        for owner in self.owner_entities:
+            keys = owner.get("keys") or []
+            if key in keys:
+                return str(keys[0])
+        return key
+
+    @property
+    def goal_progress(self) -> list[tuple[Goal, int, int, int]]:
+        """Per plan goal, as the follow-up reports it: (goal, actions, done, average %);
+        a done action counts 100 %, dropped ones count in no average."""
+        out = []
+        for goal in self.goals:
+            serving = [a for a in self.board_actions if goal in a.goals]
+            counted = [a.follow_up.percent for a in serving if a.follow_up.status != "dropped"]
+            out.append((goal, len(serving), sum(1 for a in serving if a.follow_up.status == "done"),
+                        round(sum(counted) / len(counted)) if counted else 0))
+        return out
+
+    @property
+    def followed_up(self) -> bool:
+        """Whether follow-up has started: owners have links or someone reported."""
+        return bool(self.owner_entities or self.reports)
 
 
 def same_owner(name: str) -> str:
@@ -332,6 +378,7 @@ def build(board: Board, exported_at: datetime | None = None) -> Outcomes:
                 votes=len(voters.get(item["id"], ())), merged_into=refs.get(item["id"], ""),
                 version=int(item.get("version", 1)), created_at=parse_time(item.get("created_at")),
                 updated_at=parse_time(item.get("updated_at")), stored=public(item),
+                follow_up=follow_up(board, item["id"]),
             )
             actions.append(action)
             actions_by_id[action.id] = action
@@ -347,7 +394,8 @@ def build(board: Board, exported_at: datetime | None = None) -> Outcomes:
         room_outcomes.append(RoomOutcomes(room, tuple(actions), tuple(roles), _counts(actions, roles)))
 
     merges = tuple(
-        _merged(ref, merge, [actions_by_id[i] for i in sources], room_by_id, goal_by_id, voters)
+        replace(_merged(ref, merge, [actions_by_id[i] for i in sources], room_by_id, goal_by_id,
+                        voters), follow_up=follow_up(board, merge["id"]))
         for ref, merge, sources in live_merges
     )
     alignment, untagged = _alignment(goals, room_outcomes, merges)
@@ -361,6 +409,7 @@ def build(board: Board, exported_at: datetime | None = None) -> Outcomes:
         goals=goals, rooms=tuple(room_outcomes), merges=merges, alignment=alignment,
         untagged=untagged, votes=tuple(public(v) for v in votes),
         totals=_counts(all_actions, all_roles), actors=actors, conflicts=conflicts,
+        owner_entities=tuple(stored_owners(board)), reports=tuple(stored_progress(board)),
     )
 
 

@@ -12,8 +12,11 @@ from datetime import date, datetime
 from typing import Any
 
 from facilitation.domain import OWNER, PROGRESS, Board, Entity, public
+from facilitation.i18n import N_
 
 STATUSES = ("not_started", "in_progress", "done", "dropped")
+LABEL = {"not_started": N_("Not started"), "in_progress": N_("In progress"),
+         "done": N_("Done"), "dropped": N_("Dropped")}
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class FollowUp:
     @property
     def reported(self) -> bool:
         return self.updated_at is not None
+
+    def label(self, words: Any) -> str:
+        """The status in the export's language (``words``: an ``outcomes.words.Words``)."""
+        return str(words(LABEL[self.status]))
 
     @property
     def percent(self) -> int:

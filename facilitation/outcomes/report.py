@@ -68,6 +68,17 @@ def _details(a: Action | Merged, _: Words) -> str:
     return " · ".join(parts)
 
 
+def _follow_up(a: Action | Merged, _: Words) -> str:
+    """After the event: the owner's last report, on one line."""
+    f = a.follow_up
+    line = f"{_('Follow-up')}: {md_escape(f.label(_))}, {f.percent} %"
+    if f.due is not None:
+        line += f" · {_('New due date')}: {f.due.isoformat()}"
+    if f.note:
+        line += f" · {_('Note')}: {md_escape(one_line(f.note))}"
+    return line
+
+
 def _role_line(r: Role) -> str:
     line = f"- **{md_text(r.actor, '  ')}** — {md_text(r.role, '  ')}"
     if r.responsibility:
@@ -89,6 +100,12 @@ def _md_summary(o: Outcomes, _: Words) -> list[str]:
     else:
         out += [f"| {_('Ref')} | {_('Action')} | {_('Votes')} |", "| --- | --- | ---: |"]
         out += [f"| {a.ref} | {md_cell(short(a.text))} | {a.votes} |" for a in o.top]
+    if o.followed_up and o.goals:
+        out += ["", f"### {_('Progress per plan goal')}", "",
+                f"| | {_('Goal')} | {_('Actions')} | {_('Done')} | {_('Progress')} |",
+                "| --- | --- | ---: | ---: | ---: |"]
+        out += [f"| {goal.code} | {md_cell(goal.text)} | {count} | {done} | {percent} % |"
+                for goal, count, done, percent in o.goal_progress]
     out += ["", f"### {_('Joint actions')}", ""]
     if not o.merges:
         out.append(_("No actions were merged across rooms."))
@@ -159,7 +176,7 @@ def markdown(o: Outcomes) -> bytes:
         for a in r.actions:
             # "R1.2" is a quotable reference; details on an indented line of the same item.
             out.append(f"- **{a.ref}** {md_text(a.text, '  ')}  ")
-            out.append(f"  {_details(a, _)}")
+            out.append(f"  {_details(a, _)}" + (f"  \n  {_follow_up(a, _)}" if o.followed_up else ""))
         out += ["", f"#### {_('Roles')}", ""]
         if not r.roles:
             out.append(_("No role assignments."))
@@ -172,7 +189,8 @@ def markdown(o: Outcomes) -> bytes:
         for owned in owner.actions:
             due = owned.due.isoformat() if owned.due else "—"
             out.append(f"- **{owned.ref}** {md_cell(short(owned.text))} — {_('Due')}: {due} · "
-                       f"{_('Status')}: {md_escape(_.status(owned.status))}")
+                       f"{_('Status')}: {md_escape(_.status(owned.status))}"
+                       + (f" · {_follow_up(owned, _)}" if o.followed_up else ""))
     out.append("")
     return "\n".join(out).encode("utf-8")
 

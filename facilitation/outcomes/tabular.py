@@ -44,6 +44,11 @@ def action_columns(_: Words) -> Columns:
         (_.pgettext("column", "owner"), 20),
         (_.pgettext("column", "due"), 12),
         (_.pgettext("column", "status"), 14),
+        (_.pgettext("column", "follow-up"), 12),
+        (_.pgettext("column", "progress %"), 9),
+        (_.pgettext("column", "new due"), 12),
+        (_.pgettext("column", "follow-up note"), 40),
+        (_.pgettext("column", "reported (UTC)"), 17),
         (_.pgettext("column", "goals"), 26),
         (_.pgettext("column", "votes"), 7),
         (_.pgettext("column", "merged into"), 9),
@@ -92,15 +97,21 @@ def _naive(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
 
 
+def follow_up_cells(a: Action | Merged, _: Words) -> list[Cell]:
+    """Follow-up status, progress, a moved due date, the note and the last report's time."""
+    f = a.follow_up
+    return [f.label(_), f.percent, f.due, f.note, _naive(f.updated_at) if f.updated_at else None]
+
+
 def action_row(a: Action, _: Words) -> list[Cell]:
     return [a.ref, _("Action"), a.room.name, a.text, a.owner, a.due, _.status(a.status),
-            goal_texts(a.goals), a.votes, a.merged_into, "", a.author, _naive(a.created_at),
-            _naive(a.updated_at), a.id]
+            *follow_up_cells(a, _), goal_texts(a.goals), a.votes, a.merged_into, "", a.author,
+            _naive(a.created_at), _naive(a.updated_at), a.id]
 
 
 def merged_row(m: Merged, _: Words) -> list[Cell]:
     return [m.ref, _("Joint action"), "; ".join(r.name for r in m.rooms), m.text, m.owner, m.due,
-            _.status(m.status), goal_texts(m.goals), m.votes, "",
+            _.status(m.status), *follow_up_cells(m, _), goal_texts(m.goals), m.votes, "",
             "; ".join(a.ref for a in m.sources), m.author, _naive(m.created_at),
             _naive(m.updated_at), m.id]
 

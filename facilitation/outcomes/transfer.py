@@ -14,7 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from facilitation.domain import ITEM, MERGE, ROLE, ROOM, VOTE, Command, Conflict, Entity, make_command
+from facilitation.domain import (
+    ITEM,
+    MERGE,
+    OWNER,
+    PROGRESS,
+    ROLE,
+    ROOM,
+    VOTE,
+    Command,
+    Conflict,
+    Entity,
+    make_command,
+)
 from facilitation.outcomes import Export, export
 from facilitation.outcomes.jsonio import DERIVED, SCHEMA
 from facilitation.outcomes.safety import one_line
@@ -106,7 +118,16 @@ def _commands(doc: dict[str, Any], rooms: dict[str, str], goals: dict[str, str])
             votes.append(make_command(VOTE, "create", str(entity["id"]),
                                       rooms.get(str(entity.get("room"))), _fields(entity, VOTE),
                                       imported=True))
-    return [items + roles, merges, votes]
+    # Follow-up: the owners (same ids: they are named by their spelling) and every
+    # report with its history and times, on the actions imported above.
+    follow_up = [make_command(OWNER, "create", str(e["id"]), None, _fields(e, OWNER))
+                 for e in _list(doc, "owners") if isinstance(e.get("id"), str)]
+    for entity in _list(doc, "progress"):
+        if entity.get("id") in imported:
+            follow_up.append(make_command(
+                PROGRESS, "create", str(entity["id"]), rooms.get(str(entity.get("room"))),
+                _fields(entity, PROGRESS)))
+    return [items + roles, merges, votes, follow_up]
 
 
 async def _append_all(services: Services, event_id: str, commands: Iterable[Command]) -> None:

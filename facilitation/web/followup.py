@@ -23,6 +23,7 @@ from facilitation.followup_writes import (
     rotate_owner,
     today,
 )
+from facilitation.outcomes import Options, Query, offload
 from facilitation.schemas import FollowUpIn, ProgressPatch, parse
 from facilitation.web.api import ORJSONResponse, _access
 
@@ -110,6 +111,18 @@ async def progress_api(request: Request) -> Response:
     return ORJSONResponse(followup.action_json(board, mine, today()))
 
 
+async def calendar_api(request: Request) -> Response:
+    """``GET …/owners/{owner}/calendar.ics``: one calendar file per owner, with the due
+    dates of their actions (a moved one where they reported it), for their own calendar."""
+    event_id = request.path_params["event"]
+    services, access = await _access(request, event_id)
+    owner = owner_of(await services.board(event_id), request.path_params["owner"], access)
+    board = await services.snapshot(event_id)
+    result = await offload.render(board, Query("ics", Options(owner=owner["keys"][0])))
+    return Response(result.body, media_type=result.media_type, headers={
+        "content-disposition": f'attachment; filename="{result.filename}"'})
+
+
 async def rotate_api(request: Request) -> Response:
     services, event_id = await _organiser(request)
     owner = request.path_params["owner"]
@@ -129,5 +142,6 @@ def routes() -> list[Route]:
         Route(f"{base}/follow-up", summary_api, methods=["GET"]),
         Route(f"{base}/owners/{{owner}}", owner_api, methods=["GET"]),
         Route(f"{base}/owners/{{owner}}/token", rotate_api, methods=["POST"]),
+        Route(f"{base}/owners/{{owner}}/calendar.ics", calendar_api, methods=["GET"]),
         Route(f"{base}/progress/{{id}}", progress_api, methods=["PATCH"]),
     ]

@@ -118,7 +118,9 @@ async def owner_page(request: Request) -> Response:
              for f in followup.of_owner(board, owner["id"])]
     # No "event" in the context: the page would then speak the event's language.
     return services.renderer.page(request, "followup/owner.html", {
-        "title": board.event.get("title", ""), "owner": owner, "cards": cards, "base": base, "seq": board.seq,
+        "title": board.event.get("title", ""), "owner": owner,
+        "calendar": f"/api/events/{event_id}/owners/{owner['id']}/calendar.ics",
+        "cards": cards, "base": base, "seq": board.seq,
         "epoch": board.event.get("epoch", ""), "heartbeat": services.settings.heartbeat_seconds,
     })
 

@@ -33,7 +33,7 @@ def options(request: Request, fmt: str) -> Options:
     owner = request.query_params.get("owner")
     sep = request.query_params.get("sep")
     if owner is not None and "owner" not in takes:
-        raise errors.Unprocessable("owner: only outcomes.csv can be filtered by owner.")
+        raise errors.Unprocessable("owner: only outcomes.csv and outcomes.ics can be filtered by owner.")
     if owner is not None and not 0 < len(owner.strip()) <= NAME_MAX:
         raise errors.Unprocessable("owner: give a name of 1 to 200 characters.")
     if sep is not None and "separator" not in takes:
