@@ -202,12 +202,16 @@ class OwnerPlan:
 
 
 def spellings(board: Board) -> dict[str, str]:
-    """Every owner named on a live action: normalised key -> the first spelling seen."""
-    found: dict[str, str] = {}
+    """Every owner named on a live action: normalised key -> how it is shown, the same
+    on every ask: the most used spelling, then one with capitals ("Port of Bergen" over
+    "port of bergen"), then the first in alphabetical order."""
+    counts: dict[str, dict[str, int]] = {}
     for action in actions(board):
         for name in owner_names(action):
-            found.setdefault(norm(name), name)
-    return found
+            seen = counts.setdefault(norm(name), {})
+            seen[name] = seen.get(name, 0) + 1
+    return {key: min(seen, key=lambda n: (-seen[n], n.islower(), n))
+            for key, seen in counts.items()}
 
 
 def plan_owners(board: Board, same: list[list[str]]) -> OwnerPlan:
