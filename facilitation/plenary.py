@@ -75,8 +75,11 @@ def actions(board: Board, sort: str = "time") -> list[Action]:
     items = {i["id"]: i for i in live_items}
     for merge in board.live(MERGE):
         sources = [items[i] for i in merge["items"] if i in items]
-        goals = list(dict.fromkeys(
-            list(merge.get("goals", [])) + [g for s in sources for g in s.get("goals", [])]))
+        # Its own goals: its sources' when it was made, then the moderator's (as the
+        # outcomes count it); its sources' only for a merge stored without any.
+        own = merge.get("goals")
+        goals = (list(own) if isinstance(own, list)
+                 else list(dict.fromkeys(g for s in sources for g in s.get("goals", []))))
         people = set(given.get(merge["id"], set()))
         for source in sources:
             people |= given.get(source["id"], set())

@@ -146,6 +146,7 @@
     pager.querySelector(".pl-pager-text").textContent =
       label.replace("{n}", String(n + 1)).replace("{count}", String(pageCount));
     var dots = pager.querySelector(".pl-pager-dots");
+    dots.hidden = pageCount > 12;  // beyond a dozen, the words say it better than dots
     if (dots.children.length !== pageCount) {
       dots.textContent = "";
       for (var i = 0; i < pageCount; i++) dots.appendChild(document.createElement("span"));

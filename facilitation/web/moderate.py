@@ -225,29 +225,15 @@ async def _merge_status(services: Services, board: Board, form: FormData, params
 
 
 async def _merge_goal(services: Services, board: Board, form: FormData, params: Any) -> None:
-    """Toggle one plan goal on a joint action.
-
-    A joint action serves its own goals and its sources' (plenary.actions, and the
-    outcomes alike), so a goal is taken off the sources that carry it too.
-    """
+    """Toggle one plan goal on a joint action (its own goals, as the board and the
+    outcomes count them; its sources keep theirs)."""
     merge = board.entities.get(f"merge:{params['id']}")
     if merge is None or merge.get("deleted"):
         raise errors.NotFound("This joint action does not exist any more.")
     goal = str(form.get("goal", ""))
     own = list(merge.get("goals", []))
-    sources = [board.entities.get(f"item:{i}") for i in merge["items"]]
-    carried = [s for s in sources if s is not None and not s.get("deleted")
-               and goal in s.get("goals", [])]
-    if goal in own or carried:
-        await moderation.update_merge(services, board.event_id, params["id"],
-                                      {"goals": [g for g in own if g != goal]}, None)
-        for source in carried:
-            body = _body({"goals": [g for g in source["goals"] if g != goal]})
-            await moderation.moderate_item(services, board.event_id, source["id"],
-                                           parse(ModeratedItemPatch, body))
-    else:
-        await moderation.update_merge(services, board.event_id, params["id"],
-                                      {"goals": own + [goal]}, None)
+    goals = [g for g in own if g != goal] if goal in own else own + [goal]
+    await moderation.update_merge(services, board.event_id, params["id"], {"goals": goals}, None)
 
 
 async def _item(services: Services, board: Board, form: FormData, params: Any) -> None:

@@ -330,12 +330,20 @@ async def test_moderator_shows_joint_sources_in_full_and_edits_their_goals(
     mine = next(m for m in (found if isinstance(found, list) else found["merges"])
                 if m["id"] == merge["id"])
     assert goals["Secure digital communications"] in mine["goals"]
-    # A goal the sources carried goes off the joint action too (and off its sources).
+    # A goal it took from its sources goes off it, and off the goal alignment's count.
     shared = moderator.locator("#mod-live .mod-item").filter(has_text=merge["text"]).get_by_role(
         "button", name="Shared situational picture across sectors")
     await expect(shared).to_have_attribute("aria-pressed", "true")
     await shared.click()
     await expect(shared).to_have_attribute("aria-pressed", "false")
+    found = (await client.get(f"/api/events/{eid}/merges", headers=organiser)).json()
+    mine = next(m for m in (found if isinstance(found, list) else found["merges"])
+                if m["id"] == merge["id"])
+    assert goals["Shared situational picture across sectors"] not in mine["goals"]
+    outcomes = (await client.get(f"/api/events/{eid}/outcomes.json", headers=organiser)).json()
+    shared_row = next(row for row in outcomes["goal_alignment"]
+                      if row["text"] == "Shared situational picture across sectors")
+    assert shared_row["total"] == 2  # the other room's item and the dashboard, not the merge
     await assert_accessible(moderator)
     await shot(moderator, "moderator-joint-actions")
     assert problems == []
