@@ -95,7 +95,7 @@ DEFAULTS: dict[str, Entity] = {
     PROGRESS: {"status": "not_started", "progress": 0, "note": "", "due": None, "by": ""},
 }
 
-PLENARY_VIEWS = ("rooms", "spotlight", "goals", "roles", "priorities", "join")
+PLENARY_VIEWS = ("rooms", "spotlight", "goals", "roles", "priorities", "join", "followup")
 
 # Kinds that may be created again after a delete (a vote withdrawn and given again).
 RECREATABLE = frozenset({VOTE, OWNER})

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from facilitation.domain import ITEM, MERGE, OWNER, PROGRESS, Board, Entity
@@ -24,6 +24,11 @@ from facilitation.similarity import alike_names
 
 # Statuses that end an action: never overdue, and "done" counts as 100 %.
 CLOSED = ("done", "dropped")
+
+
+def today() -> date:
+    """The day overdue is judged on (UTC, like every stored time)."""
+    return datetime.now(UTC).date()
 
 
 def norm(name: str) -> str:

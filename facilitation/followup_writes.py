@@ -9,7 +9,6 @@ sockets on every worker. Tokens are never in the log.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -22,10 +21,6 @@ if TYPE_CHECKING:
     from facilitation.schemas import ProgressPatch
     from facilitation.security import Access
     from facilitation.services import Services
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 async def open_followup(services: Services, event_id: str,
@@ -129,7 +124,7 @@ async def report(services: Services, event_id: str, action_id: str, access: Acce
             fresh = await services.board(event_id)
             now = followup.find(fresh, action_id)
             if now is not None:
-                error.extra["current"] = followup.action_json(fresh, now, today())
+                error.extra["current"] = followup.action_json(fresh, now, followup.today())
         raise
     return appended, await services.board(event_id)
 

@@ -189,7 +189,7 @@ class ModeratedItemPatch(Strict):
     status: Status | None = None
 
 
-PlenaryView = Literal["rooms", "spotlight", "goals", "roles", "priorities", "join"]
+PlenaryView = Literal["rooms", "spotlight", "goals", "roles", "priorities", "join", "followup"]
 
 
 class PlenaryPatch(Strict):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
 import pytest
+import websockets
 
 from tests.conftest import Server, auth
 from tests.test_followup_api import after_the_event, open_followup
@@ -127,3 +129,31 @@ async def test_the_owners_page_speaks_the_owners_language(
         phone.cookies.set("facilitation_lang", "nb")
         chosen = await phone.get(path, headers={"accept-language": "fr"})
         assert "Deres tiltak" in chosen.text
+
+
+async def test_the_boards_follow_up_view_follows_every_report(
+        server: Server, client: httpx.AsyncClient) -> None:
+    ev, items = await after_the_event(client)
+    owners = await open_followup(client, ev)
+    shown = await client.patch(f"/api/events/{ev['id']}/plenary", json={"view": "followup"},
+                               headers=auth(ev["organiser_token"]))
+    assert shown.status_code == 200, shown.text
+    view = f"/e/{ev['id']}/plenary/view"
+    board = await client.get(view, headers=auth(ev["plenary_token"]))
+    assert board.status_code == 200
+    assert "how the actions moved" in board.text and 'data-view="followup"' in board.text
+    assert "Port of Bergen" in board.text and board.text.count("Never reported") == 3
+    seq = (await client.get(f"/api/events/{ev['id']}", headers=auth(ev["plenary_token"]))
+           ).json()["seq"]
+    async with websockets.connect(f"{server.ws_url}/e/{ev['id']}/plenary/live?after={seq}",
+                                  additional_headers=auth(ev["plenary_token"])) as socket:
+        await client.patch(f"/api/events/{ev['id']}/progress/{items['list']['id']}",
+                           headers=auth(owners["Port of Bergen"]["token"]),
+                           json={"version": 0, "progress": 40})
+        frame = str(await asyncio.wait_for(socket.recv(), 10))
+        assert "plenary-dirty" in frame  # the board fetches its view afresh
+    board = await client.get(view, headers=auth(ev["plenary_token"]))
+    assert board.text.count("Never reported") == 2 and "20 %" in board.text
+    # The moderator page offers the view.
+    moderator = await client.get(f"/e/{ev['id']}/moderate", headers=auth(ev["organiser_token"]))
+    assert 'name="view" value="followup"' in moderator.text

@@ -21,7 +21,6 @@ from facilitation.followup_writes import (
     owner_url,
     report,
     rotate_owner,
-    today,
 )
 from facilitation.outcomes import Options, Query, offload
 from facilitation.schemas import FollowUpIn, ProgressPatch, parse
@@ -64,7 +63,7 @@ async def open_api(request: Request) -> Response:
 async def summary_api(request: Request) -> Response:
     services, event_id = await _organiser(request)
     board = await services.board(event_id)
-    out = followup.summary(board, today())
+    out = followup.summary(board, followup.today())
     out["likely_same"] = followup.likely_same(board)
     return ORJSONResponse(out)
 
@@ -74,7 +73,7 @@ async def owner_api(request: Request) -> Response:
     services, access = await _access(request, event_id)
     board = await services.board(event_id)
     owner = owner_of(board, request.path_params["owner"], access)
-    day = today()
+    day = followup.today()
     return ORJSONResponse({
         "owner": {"id": owner["id"], "name": owner["name"]},
         "actions": [followup.action_json(board, f, day)
@@ -108,7 +107,7 @@ async def progress_api(request: Request) -> Response:
         raise errors.NotFound("This action was deleted meanwhile.")
     # The answer is this report as stored, even if another landed right after it.
     mine = replace(found, progress=appended.change.data)
-    return ORJSONResponse(followup.action_json(board, mine, today()))
+    return ORJSONResponse(followup.action_json(board, mine, followup.today()))
 
 
 async def calendar_api(request: Request) -> Response:

@@ -20,7 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, followup, i18n, live
 from facilitation.domain import EVENT, ITEM, MERGE, OWNER, PROGRESS, ROOM
-from facilitation.followup_writes import links, open_followup, report, rotate_owner, today
+from facilitation.followup_writes import links, open_followup, report, rotate_owner
 from facilitation.schemas import TEXT_MAX, ProgressPatch, parse
 from facilitation.security import check_socket_origin, resolve
 from facilitation.web.api import parse_after, parse_epoch, services_of
@@ -44,7 +44,7 @@ ORGANISER_VIEW = "followup"
 def card(renderer: Renderer, board: Board, f: followup.FollowedAction, base: str,
          oob: bool = False) -> str:
     """One action on the owner's page (``followup/action.html``): pushes and answers too."""
-    return renderer.render("followup/action.html", a=followup.action_json(board, f, today()),
+    return renderer.render("followup/action.html", a=followup.action_json(board, f, followup.today()),
                            base=base, oob=oob, note_max=TEXT_MAX)
 
 
@@ -195,7 +195,7 @@ async def _organiser(request: Request | WebSocket) -> tuple[Services, Board]:
 def live_context(board: Board) -> dict[str, Any]:
     return {
         "event": {**board.event, "id": board.event_id},
-        "summary": followup.summary(board, today()),
+        "summary": followup.summary(board, followup.today()),
         "room_names": {r["id"]: r["name"] for r in board.event.get("rooms", [])},
         **refresh(board.event_id, board.seq),
     }

@@ -56,6 +56,7 @@ VIEW_NAMES = {
     "rooms": N_("All rooms"), "spotlight": N_("One room (spotlight)"),
     "goals": N_("Goal alignment"), "roles": N_("Roles matrix"),
     "priorities": N_("Priorities (votes)"), "join": N_("Join codes"),
+    "followup": N_("Follow-up"),
 }
 
 

@@ -17,7 +17,7 @@ import segno
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, follow, live
+from facilitation import errors, follow, followup, live
 from facilitation.board_models import priorities, roles_grid
 from facilitation.domain import EVENT, ITEM, MERGE, MESSAGE, PLENARY, ROLE, ROOM, TIMER, VOTE
 from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
@@ -71,6 +71,9 @@ VIEWS: dict[str, View] = {
     "priorities": View("plenary/priorities.html", lambda board, ranked: {
         "ranking": priorities(board, sorted(ranked, key=lambda a: -a.votes))}),
     "join": View("plenary/join_loader.html", fit_max=5.0),
+    # After the event, for the next forum: how the actions moved (facilitation/followup.py).
+    "followup": View("plenary/followup.html",
+                     lambda board, _: {"followup": followup.summary(board, followup.today())}),
 }
 
 

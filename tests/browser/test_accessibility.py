@@ -16,7 +16,7 @@ from tests.conftest import Server, auth, item_body, new_event
 
 pytestmark = pytest.mark.browser
 
-VIEWS = ("rooms", "spotlight", "goals", "roles", "priorities", "join")
+VIEWS = ("rooms", "spotlight", "goals", "roles", "priorities", "join", "followup")
 
 
 async def no_sideways_scroll(page: Page, what: str) -> None:

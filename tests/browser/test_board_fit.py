@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 HD = {"width": 1920, "height": 1080}
 SMALL = {"width": 1280, "height": 720}
-VIEWS = ("rooms", "spotlight", "priorities", "goals", "roles", "join")
+VIEWS = ("rooms", "spotlight", "priorities", "goals", "roles", "join", "followup")
 
 # What the page measures: the least text size shown, anything past its box or the screen,
 # and the sizes the issue names.
