@@ -21,9 +21,9 @@ from starlette.websockets import WebSocket
 from facilitation import config, errors, openapi
 from facilitation.domain import DomainError
 from facilitation.i18n import N_
-from facilitation.limits import SameOriginWrites, WriteLimit
+from facilitation.limits import WriteLimit
 from facilitation.render import STATIC, Renderer
-from facilitation.security import BodyLimit
+from facilitation.security import BodyLimit, SameOriginWrites, TokenLinks
 from facilitation.services import STORE_FAILURES, Services
 from facilitation.web import (
     api,
@@ -211,6 +211,8 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
             same_site="lax",
             https_only=settings.cookie_secure,
         ),
+        # An opened token link becomes a session grant before any page runs.
+        Middleware(TokenLinks, on_error=http_error),
         # Writes from other sites are refused before they count or run; inside the
         # session, writes are counted per browser session and per token.
         Middleware(SameOriginWrites, settings=settings, on_error=http_error),

@@ -19,22 +19,19 @@ import math
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection, Request
 
-from facilitation.errors import Forbidden, TooManyRequests
-from facilitation.security import bearer, fingerprint, origin_allowed, session_grants
+from facilitation.errors import TooManyRequests
+from facilitation.security import WRITES, ErrorPage, bearer, fingerprint, session_grants
 
 if TYPE_CHECKING:
-    from starlette.responses import Response
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from facilitation.config import Settings
-
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # The buckets' clock. A module attribute so that tests can stop time: whether a
 # burst is refused must not depend on how fast a loaded machine runs the test.
@@ -174,9 +171,6 @@ class Limits:
         return Bucket(self.socket_message_rate, max(10.0, self.socket_message_rate * 10))
 
 
-ErrorPage = Callable[[HTTPConnection, Exception], Awaitable["Response | None"]]
-
-
 class WriteLimit:
     """Every write (POST, PUT, PATCH, DELETE) of every route, counted before it runs.
 
@@ -197,36 +191,6 @@ class WriteLimit:
             try:
                 self.limits.check_write(request)
             except TooManyRequests as refused:
-                response = await self.on_error(request, refused)
-                if response is not None:
-                    await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-class SameOriginWrites:
-    """The CSRF check of every write that a browser's cookie could authorise.
-
-    A write with a bearer token cannot be forged by another site (a page cannot
-    make a browser send one), and one without a session has nothing to forge (it
-    gets its 401); a write that the session cookie could authorise (a form post,
-    or an API call relying on the cookie) must come from our own pages: its
-    Origin, or failing that its Referer, must be ours. SameSite=Lax cookies already keep
-    most cross-site posts cookie-less; this also covers sibling subdomains and
-    old browsers, for every route, including those added later.
-    """
-
-    def __init__(self, app: ASGIApp, settings: Settings, on_error: ErrorPage) -> None:
-        self.app = app
-        self.settings = settings
-        self.on_error = on_error
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in WRITES:
-            request = Request(scope, receive)
-            ambient = bool(scope.get("session")) and bearer(request) is None
-            if ambient and not origin_allowed(request, self.settings):
-                refused = Forbidden("This was sent from another site and was refused.")
                 response = await self.on_error(request, refused)
                 if response is not None:
                     await response(scope, receive, send)

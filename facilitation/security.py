@@ -1,8 +1,12 @@
-"""Tokens, sessions, Origin checks and the request size limit.
+"""Tokens, sessions, Origin checks, and the security middlewares.
 
 Who may do what is decided here and only here: an ``Access`` comes from a
 bearer token or from the signed session cookie that opening a token link sets,
-and every handler asks it before touching the store.
+and every handler asks it (through ``web.handling.authorise``) before touching
+the store. The middlewares at the end guard every route, including those added
+later: token links traded for a session (``TokenLinks``), the CSRF check of
+cookie-authorised writes (``SameOriginWrites``) and the body size limit
+(``BodyLimit``). Write rates live in ``limits.py``.
 """
 
 from __future__ import annotations
@@ -10,17 +14,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets as pysecrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import RedirectResponse
 
-from facilitation.errors import Forbidden, PayloadTooLarge, Unauthorized
+from facilitation.errors import Forbidden, HTTPError, PayloadTooLarge, Unauthorized
 from facilitation.i18n import N_
 
 if TYPE_CHECKING:
+    from starlette.responses import Response
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from facilitation.config import Settings
@@ -31,6 +39,7 @@ PLENARY = "plenary"
 JOIN = "join"
 # An owner's follow-up link: reads and reports on that owner's actions only.
 OWNER = "owner"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -66,10 +75,6 @@ class Access:
                 N_("Your link lets you read this room, not change it.")
                 if self.may_read(room) else N_("Your link is for another room.")
             )
-
-    def require_moderate(self) -> None:
-        if not self.may_moderate:
-            raise Forbidden("Only the organiser's link may do this.")
 
 
 def fingerprint(token: str) -> str:
@@ -305,3 +310,81 @@ class RedactTokens(logging.Filter):
         elif isinstance(record.msg, str) and "?" in record.msg:
             record.msg = redact_query(record.msg)
         return True
+
+
+# -- middlewares -------------------------------------------------------------------------
+
+# How a middleware answers a refusal: the app's error handler (JSON under ``/api/``,
+# a toast for htmx, a page otherwise). Middlewares run outside Starlette's own.
+ErrorPage = Callable[[HTTPConnection, Exception], Awaitable["Response | None"]]
+PAGE_IN_EVENT = re.compile(r"^/e/([^/]+)/")
+
+
+class TokenLinks:
+    """Trade the token of an opened link (``?t=``) for a session grant, then drop it
+    from the address bar: the page is loaded again without it (303).
+
+    Every page an invitation can point at is covered, including those added
+    later; a link whose token is not (or no longer) valid gets a 401 page.
+    """
+
+    def __init__(self, app: ASGIApp, on_error: ErrorPage) -> None:
+        self.app = app
+        self.on_error = on_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            request = Request(scope, receive)
+            found = PAGE_IN_EVENT.match(request.url.path)
+            token = request.query_params.get(TOKEN_PARAM)
+            if found and token is not None:
+                response: Response | None
+                try:
+                    response = await self.claim(request, found.group(1), token)
+                except HTTPError as refused:
+                    response = await self.on_error(request, refused)
+                if response is not None:
+                    await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def claim(request: Request, event_id: str, token: str) -> Response:
+        secrets = await request.app.state.services.secrets(event_id)
+        access = match_token(token, event_id, secrets)
+        if access is None:
+            raise Unauthorized("This link is not valid any more. Ask the organiser for a fresh one.")
+        remember_grant(request, access, token)
+        ensure_sid(request)
+        query = request.url.remove_query_params(TOKEN_PARAM).query
+        return RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
+
+
+class SameOriginWrites:
+    """The CSRF check of every write that a browser's cookie could authorise.
+
+    A write with a bearer token cannot be forged by another site (a page cannot
+    make a browser send one), and one without a session has nothing to forge (it
+    gets its 401); a write that the session cookie could authorise (a form post,
+    or an API call relying on the cookie) must come from our own pages: its
+    Origin, or failing that its Referer, must be ours. SameSite=Lax cookies already keep
+    most cross-site posts cookie-less; this also covers sibling subdomains and
+    old browsers, for every route, including those added later.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings, on_error: ErrorPage) -> None:
+        self.app = app
+        self.settings = settings
+        self.on_error = on_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in WRITES:
+            request = Request(scope, receive)
+            ambient = bool(scope.get("session")) and bearer(request) is None
+            if ambient and not origin_allowed(request, self.settings):
+                refused = Forbidden("This was sent from another site and was refused.")
+                response = await self.on_error(request, refused)
+                if response is not None:
+                    await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

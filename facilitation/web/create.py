@@ -17,8 +17,7 @@ from starlette.routing import Route
 from facilitation import errors, i18n
 from facilitation.schemas import EventIn, parse
 from facilitation.security import same
-from facilitation.web.api import services_of
-from facilitation.web.pages import require_same_origin
+from facilitation.web.handling import require_same_origin, services_of
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -24,22 +24,13 @@ from facilitation.followup_writes import (
 )
 from facilitation.outcomes import Options, Query, offload
 from facilitation.schemas import FollowUpIn, ProgressPatch, parse
-from facilitation.web.api import ORJSONResponse, _access
+from facilitation.web.handling import MODERATE, READ, ORJSONResponse, authorise
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
     from facilitation.domain import Board
     from facilitation.security import Access
-    from facilitation.services import Services
-
-
-async def _organiser(request: Request) -> tuple[Services, str]:
-    event_id = request.path_params["event"]
-    services, access = await _access(request, event_id)
-    await services.board(event_id)  # 404 before 403 for an unknown event
-    access.require_moderate()
-    return services, event_id
 
 
 def owner_of(board: Board, owner: str, access: Access) -> dict[str, Any]:
@@ -53,7 +44,8 @@ def owner_of(board: Board, owner: str, access: Access) -> dict[str, Any]:
 
 
 async def open_api(request: Request) -> Response:
-    services, event_id = await _organiser(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     raw = await request.body()
     body = parse(FollowUpIn, raw) if raw.strip() else FollowUpIn()
     board, secrets = await open_followup(services, event_id, [list(g) for g in body.same])
@@ -61,7 +53,8 @@ async def open_api(request: Request) -> Response:
 
 
 async def summary_api(request: Request) -> Response:
-    services, event_id = await _organiser(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     board = await services.board(event_id)
     out = followup.summary(board, followup.today())
     out["likely_same"] = followup.likely_same(board)
@@ -69,10 +62,9 @@ async def summary_api(request: Request) -> Response:
 
 
 async def owner_api(request: Request) -> Response:
-    event_id = request.path_params["event"]
-    services, access = await _access(request, event_id)
-    board = await services.board(event_id)
-    owner = owner_of(board, request.path_params["owner"], access)
+    ctx = await authorise(request, READ)
+    board = ctx.board
+    owner = owner_of(board, request.path_params["owner"], ctx.access)
     day = followup.today()
     return ORJSONResponse({
         "owner": {"id": owner["id"], "name": owner["name"]},
@@ -97,11 +89,10 @@ def progress_fields(patch: ProgressPatch) -> dict[str, Any]:
 
 
 async def progress_api(request: Request) -> Response:
-    event_id = request.path_params["event"]
-    services, access = await _access(request, event_id)
+    ctx = await authorise(request, READ)
     patch = parse(ProgressPatch, await request.body())
-    appended, board = await report(services, event_id, request.path_params["id"], access,
-                                   patch, progress_fields(patch))
+    appended, board = await report(ctx.services, ctx.event_id, request.path_params["id"],
+                                   ctx.access, patch, progress_fields(patch))
     found = followup.find(board, request.path_params["id"])
     if found is None:  # deleted in between: the report is stored, the action is gone
         raise errors.NotFound("This action was deleted meanwhile.")
@@ -113,17 +104,17 @@ async def progress_api(request: Request) -> Response:
 async def calendar_api(request: Request) -> Response:
     """``GET …/owners/{owner}/calendar.ics``: one calendar file per owner, with the due
     dates of their actions (a moved one where they reported it), for their own calendar."""
-    event_id = request.path_params["event"]
-    services, access = await _access(request, event_id)
-    owner = owner_of(await services.board(event_id), request.path_params["owner"], access)
-    board = await services.snapshot(event_id)
+    ctx = await authorise(request, READ)
+    owner = owner_of(ctx.board, request.path_params["owner"], ctx.access)
+    board = await ctx.services.snapshot(ctx.event_id)
     result = await offload.render(board, Query("ics", Options(owner=owner["keys"][0])))
     return Response(result.body, media_type=result.media_type, headers={
         "content-disposition": f'attachment; filename="{result.filename}"'})
 
 
 async def rotate_api(request: Request) -> Response:
-    services, event_id = await _organiser(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     owner = request.path_params["owner"]
     board = await services.board(event_id)
     if not any(o["id"] == owner for o in followup.owners(board)):

@@ -22,10 +22,16 @@ from facilitation import errors, followup, i18n, live
 from facilitation.domain import EVENT, ITEM, MERGE, OWNER, PROGRESS, ROOM
 from facilitation.followup_writes import links, open_followup, report, rotate_owner
 from facilitation.schemas import TEXT_MAX, ProgressPatch, parse
-from facilitation.security import check_socket_origin, resolve
-from facilitation.web.api import parse_after, parse_epoch, services_of
 from facilitation.web.followup import owner_of, progress_fields
-from facilitation.web.pages import claim_link, is_htmx, require_same_origin
+from facilitation.web.handling import (
+    FOLLOWUP_PAGE,
+    READ,
+    Context,
+    authorise,
+    is_htmx,
+    parse_after,
+    parse_epoch,
+)
 from facilitation.web.plenary import refresh as plenary_refresh
 
 if TYPE_CHECKING:
@@ -34,8 +40,6 @@ if TYPE_CHECKING:
 
     from facilitation.domain import Board, Change
     from facilitation.render import Renderer
-    from facilitation.security import Access
-    from facilitation.services import Services
 
 OWNER_VIEW = "owner"
 ORGANISER_VIEW = "followup"
@@ -95,23 +99,16 @@ def owner_language(conn: Request | WebSocket, event: dict[str, Any]) -> str:
     return i18n.valid(event.get("language")) or i18n.DEFAULT
 
 
-async def _owner(request: Request | WebSocket) -> tuple[Services, Access, Board, dict[str, Any]]:
-    services = services_of(request)
-    event_id = request.path_params["event"]
-    access = resolve(request, event_id, await services.secrets(event_id))
-    board = await services.board(event_id)
-    owner = owner_of(board, request.path_params["owner"], access)
-    return services, access, board, owner
+def owner_here(ctx: Context, conn: Request | WebSocket) -> dict[str, Any]:
+    """The owner in the path, if the caller's link is theirs or the organiser's (403)."""
+    return owner_of(ctx.board, conn.path_params["owner"], ctx.access)
 
 
 async def owner_page(request: Request) -> Response:
-    services = services_of(request)
-    event_id = request.path_params["event"]
-    redirect = claim_link(request, event_id, await services.secrets(event_id))
-    if redirect is not None:
-        return redirect
-    services, access, board, owner = await _owner(request)
-    i18n.use(owner_language(request, board.event))
+    ctx = await authorise(request, READ)
+    i18n.use(owner_language(request, ctx.board.event))
+    services, board, event_id = ctx.services, ctx.board, ctx.event_id
+    owner = owner_here(ctx, request)
     base = f"/e/{event_id}/o/{owner['id']}"
     # Each card is rendered (and escaped) by its own template, as pushes render it.
     cards = [Markup(card(services.renderer, board, f, base))  # noqa: S704
@@ -142,10 +139,11 @@ def form_body(form: Any) -> bytes:
 
 async def owner_report(request: Request) -> Response:
     """A report from the owner's page (the outbox sends it; without JS a plain POST)."""
-    services, access, board, owner = await _owner(request)
-    require_same_origin(request)
+    ctx = await authorise(request, READ)
+    i18n.use(owner_language(request, ctx.board.event))
+    services, access, board = ctx.services, ctx.access, ctx.board
+    owner = owner_here(ctx, request)
     base = f"/e/{board.event_id}/o/{owner['id']}"
-    i18n.use(owner_language(request, board.event))
     form = await request.form()
     try:
         patch = parse(ProgressPatch, form_body(form))
@@ -168,28 +166,17 @@ async def owner_report(request: Request) -> Response:
 
 
 async def owner_socket(websocket: WebSocket) -> None:
-    services = services_of(websocket)
-    check_socket_origin(websocket, services.settings)
-    services, access, board, owner = await _owner(websocket)
+    ctx = await authorise(websocket, READ)
+    owner = owner_here(ctx, websocket)
     after = parse_after(websocket.query_params.get("after"))
     epoch = parse_epoch(websocket.query_params.get("epoch"))
     await websocket.accept()
-    view = f"{OWNER_VIEW}:{owner['id']}@{owner_language(websocket, board.event)}"
-    await live.stream(websocket, services, board.event_id, view, None, after, epoch,
-                      access=access)
+    view = f"{OWNER_VIEW}:{owner['id']}@{owner_language(websocket, ctx.board.event)}"
+    await live.stream(websocket, ctx.services, ctx.event_id, view, None, after, epoch,
+                      access=ctx.access)
 
 
 # -- the organiser's follow-up page ----------------------------------------------------------
-
-
-async def _organiser(request: Request | WebSocket) -> tuple[Services, Board]:
-    services = services_of(request)
-    event_id = request.path_params["event"]
-    access = resolve(request, event_id, await services.secrets(event_id))
-    board = await services.board(event_id)
-    if not access.may_moderate:
-        raise errors.Forbidden("The follow-up page opens with the organiser's link only.")
-    return services, board
 
 
 def live_context(board: Board) -> dict[str, Any]:
@@ -202,16 +189,11 @@ def live_context(board: Board) -> dict[str, Any]:
 
 
 async def organiser_page(request: Request) -> Response:
-    services = services_of(request)
-    event_id = request.path_params["event"]
-    secrets = await services.secrets(event_id)
-    redirect = claim_link(request, event_id, secrets)
-    if redirect is not None:
-        return redirect
-    services, board = await _organiser(request)
+    ctx = await authorise(request, FOLLOWUP_PAGE)
+    services, board, event_id = ctx.services, ctx.board, ctx.event_id
     context = live_context(board)
     context.update(
-        links=links(services, board, await services.secrets(event_id)),
+        links=links(services, board, ctx.secrets),
         likely=followup.likely_same(board), spellings=sorted(followup.spellings(board).values(),
                                                              key=str.casefold),
         base=f"/e/{event_id}/follow-up", heartbeat=services.settings.heartbeat_seconds,
@@ -221,14 +203,15 @@ async def organiser_page(request: Request) -> Response:
 
 
 async def organiser_live(request: Request) -> Response:
-    services, board = await _organiser(request)
-    return HTMLResponse(services.renderer.render("followup/live.html", **live_context(board)))
+    ctx = await authorise(request, FOLLOWUP_PAGE)
+    return HTMLResponse(ctx.services.renderer.render("followup/live.html",
+                                                     **live_context(ctx.board)))
 
 
 async def open_form(request: Request) -> Response:
     """Create (or bring up to date) the owners' links; ``same`` joins the ticked names."""
-    services, board = await _organiser(request)
-    require_same_origin(request)
+    ctx = await authorise(request, FOLLOWUP_PAGE)
+    services, board = ctx.services, ctx.board
     form = await request.form()
     names = [str(n) for n in form.getlist("same") if str(n).strip()]
     if len(names) == 1:
@@ -240,8 +223,8 @@ async def open_form(request: Request) -> Response:
 
 
 async def rotate_form(request: Request) -> Response:
-    services, board = await _organiser(request)
-    require_same_origin(request)
+    ctx = await authorise(request, FOLLOWUP_PAGE)
+    services, board = ctx.services, ctx.board
     owner = request.path_params["owner"]
     if not any(o["id"] == owner for o in followup.owners(board)):
         raise errors.NotFound("There is no such owner in this event.")
@@ -251,14 +234,11 @@ async def rotate_form(request: Request) -> Response:
 
 
 async def organiser_socket(websocket: WebSocket) -> None:
-    services = services_of(websocket)
-    check_socket_origin(websocket, services.settings)
-    services, board = await _organiser(websocket)
-    access = resolve(websocket, board.event_id, await services.secrets(board.event_id))
+    ctx = await authorise(websocket, FOLLOWUP_PAGE)
     after = parse_after(websocket.query_params.get("after"))
     await websocket.accept()
-    await live.stream(websocket, services, board.event_id, ORGANISER_VIEW, None, after,
-                      access=access)
+    await live.stream(websocket, ctx.services, ctx.event_id, ORGANISER_VIEW, None, after,
+                      access=ctx.access)
 
 
 def routes() -> list[Route | WebSocketRoute]:

@@ -32,9 +32,7 @@ from facilitation.schemas import (
     parse,
     whole_number,
 )
-from facilitation.security import ORGANISER, check_socket_origin, resolve
-from facilitation.web.api import parse_after, services_of
-from facilitation.web.pages import claim_link, is_htmx, require_same_origin
+from facilitation.web.handling import MODERATOR_PAGE, authorise, is_htmx, parse_after
 from facilitation.web.plenary import board_context, install_marker
 from facilitation.web.tokens import access_links
 
@@ -102,33 +100,20 @@ def install(renderer: Renderer, presence: Presence) -> None:
     install_marker(renderer, VIEW, refresh)  # as on the plenary board
 
 
-async def _organiser(request: Request | WebSocket) -> tuple[Services, Board]:
-    services = services_of(request)
-    event_id = request.path_params["event"]
-    access = resolve(request, event_id, await services.secrets(event_id))
-    if access.role != ORGANISER:
-        raise errors.Forbidden("The moderator page opens with the organiser's link only.")
-    return services, await services.board(event_id)
-
-
 async def moderate_page(request: Request) -> Response:
-    services = services_of(request)
-    event_id = request.path_params["event"]
-    secrets = await services.secrets(event_id)
-    redirect = claim_link(request, event_id, secrets)
-    if redirect is not None:
-        return redirect
-    services, board = await _organiser(request)
-    presence = await services.presence.counts(event_id)
+    ctx = await authorise(request, MODERATOR_PAGE)
+    services, board = ctx.services, ctx.board
+    presence = await services.presence.counts(ctx.event_id)
     await follow.settle(board)
     context = live_context(board, presence, services.renderer)
-    context["links"] = access_links(services, board, secrets)
+    context["links"] = access_links(services, board, ctx.secrets)
     return services.renderer.page(request, "moderate.html", context)
 
 
 async def live_fragment(request: Request) -> Response:
     """The live region, fetched by the page when its socket says the event changed."""
-    services, board = await _organiser(request)
+    ctx = await authorise(request, MODERATOR_PAGE)
+    services, board = ctx.services, ctx.board
     presence = await services.presence.counts(board.event_id)
     await follow.settle(board)
     context = live_context(board, presence, services.renderer)
@@ -152,8 +137,8 @@ async def _done(request: Request, services: Services, event_id: str,
 
 def _control(action: Any) -> Any:
     async def handler(request: Request) -> Response:
-        services, board = await _organiser(request)
-        require_same_origin(request)
+        ctx = await authorise(request, MODERATOR_PAGE)
+        services, board = ctx.services, ctx.board
         form = await request.form()
         await action(services, board, form, request.path_params)
         return await _done(request, services, board.event_id, action is _merge)
@@ -268,8 +253,8 @@ async def _event(services: Services, board: Board, form: FormData, _: Any) -> No
 
 async def event_form_done(request: Request) -> Response:
     """The settings form changes the page's structure: always load it afresh."""
-    services, board = await _organiser(request)
-    require_same_origin(request)
+    ctx = await authorise(request, MODERATOR_PAGE)
+    services, board = ctx.services, ctx.board
     await _event(services, board, await request.form(), request.path_params)
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": f"/e/{board.event_id}/moderate"})
@@ -277,13 +262,11 @@ async def event_form_done(request: Request) -> Response:
 
 
 async def moderate_socket(websocket: WebSocket) -> None:
-    services = services_of(websocket)
-    check_socket_origin(websocket, services.settings)
-    services, board = await _organiser(websocket)
-    access = resolve(websocket, board.event_id, await services.secrets(board.event_id))
+    ctx = await authorise(websocket, MODERATOR_PAGE)
     after = parse_after(websocket.query_params.get("after"))
     await websocket.accept()
-    await live.stream(websocket, services, board.event_id, VIEW, None, after, access=access)
+    await live.stream(websocket, ctx.services, ctx.event_id, VIEW, None, after,
+                      access=ctx.access)
 
 
 def routes() -> list[Route | WebSocketRoute]:

@@ -25,46 +25,40 @@ from facilitation.schemas import (
     changed_fields,
     parse,
 )
-from facilitation.security import JOIN, ORGANISER
-from facilitation.web.api import ORJSONResponse, _access
+from facilitation.web.handling import (
+    EVERY_ROOM,
+    MODERATE,
+    PLENARY_STATE,
+    PROXY_VOTE,
+    READ,
+    ORJSONResponse,
+    authorise,
+)
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
     from facilitation.domain import Board
-    from facilitation.security import Access
-    from facilitation.services import Services
-
-
-async def _moderator(request: Request) -> tuple[Services, str]:
-    event_id = request.path_params["event"]
-    services, access = await _access(request, event_id)
-    await services.board(event_id)  # 404 before 403 for an unknown event
-    access.require_moderate()
-    return services, event_id
-
-
-async def _reader(request: Request) -> tuple[Services, str, Access]:
-    event_id = request.path_params["event"]
-    services, access = await _access(request, event_id)
-    return services, event_id, access
 
 
 async def lock_room(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     locked = request.method == "POST"
     room = await moderation.set_lock(services, event_id, request.path_params["room"], locked)
     return ORJSONResponse(room)
 
 
 async def lock_all(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     rooms = await moderation.set_lock_all(services, event_id, request.method == "POST")
     return ORJSONResponse({"rooms": rooms})
 
 
 async def edit_event(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     patch = parse(EventPatch, await request.body())
     board = await moderation.edit_event(services, event_id, patch)
     return ORJSONResponse(services.event_json(board, await services.secrets(event_id), None))
@@ -76,7 +70,8 @@ def merge_json(board: Board, merge: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create_merge(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     body = parse(MergeIn, await request.body())
     appended = await moderation.create_merge(services, event_id, body)
     board = await services.board(event_id)
@@ -87,14 +82,14 @@ async def create_merge(request: Request) -> Response:
 async def list_merges(request: Request) -> Response:
     # Joint actions are event-wide, like the plenary they belong to: every link of the
     # event reads them, a join link too (its stream carries them, its page votes on them).
-    services, event_id, _access = await _reader(request)
-    board = await services.board(event_id)
+    board = (await authorise(request, READ)).board
     return ORJSONResponse([merge_json(board, a.entity) for a in actions(board)
                            if a.kind == "merge"])
 
 
 async def update_merge(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     patch = parse(MergePatch, await request.body())
     fields = changed_fields(patch)
     appended = await moderation.update_merge(
@@ -103,13 +98,15 @@ async def update_merge(request: Request) -> Response:
 
 
 async def delete_merge(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     await moderation.delete_merge(services, event_id, request.path_params["id"])
     return Response(status_code=204)
 
 
 async def merge_suggestions(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     board = await services.board(event_id)
     # An API client waits for the comparisons to be complete (the server answers
     # others meanwhile, see follow.py), up to 10 s of a flood of new items.
@@ -123,7 +120,8 @@ async def merge_suggestions(request: Request) -> Response:
 
 
 async def moderate_item(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     patch = parse(ModeratedItemPatch, await request.body())
     appended = await moderation.moderate_item(services, event_id, request.path_params["id"], patch)
     return ORJSONResponse(public(appended.change.data))
@@ -131,11 +129,9 @@ async def moderate_item(request: Request) -> Response:
 
 async def plenary_state(request: Request) -> Response:
     """``GET``: the plenary's state, joint actions, votes per action and counts per room."""
-    services, event_id, access = await _reader(request)
-    if access.role not in (ORGANISER, "plenary"):
-        raise errors.Forbidden("Only the plenary and organiser links see the plenary.")
-    board = await services.board(event_id)
-    presence = await services.presence.counts(event_id)
+    ctx = await authorise(request, PLENARY_STATE)
+    board = ctx.board
+    presence = await ctx.services.presence.counts(ctx.event_id)
     return ORJSONResponse({
         "plenary": public(board.singleton(PLENARY)),
         "timer": public(board.singleton(TIMER)),
@@ -150,13 +146,15 @@ async def plenary_state(request: Request) -> Response:
 
 
 async def patch_plenary(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     patch = parse(PlenaryPatch, await request.body())
     return ORJSONResponse(public(await moderation.set_plenary(services, event_id, patch)))
 
 
 async def timer(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     if request.method == "DELETE":
         return ORJSONResponse(public(await moderation.stop_timer(services, event_id)))
     body = parse(TimerIn, await request.body())
@@ -164,16 +162,15 @@ async def timer(request: Request) -> Response:
 
 
 async def message(request: Request) -> Response:
-    services, event_id = await _moderator(request)
+    ctx = await authorise(request, MODERATE)
+    services, event_id = ctx.services, ctx.event_id
     text = "" if request.method == "DELETE" else parse(MessageIn, await request.body()).text
     return ORJSONResponse(public(await moderation.set_message(services, event_id, text)))
 
 
 async def presence(request: Request) -> Response:
-    services, event_id, access = await _reader(request)
-    if access.role == JOIN:
-        raise errors.Forbidden("Only the plenary and organiser links see every room.")
-    return ORJSONResponse({"rooms": await services.presence.counts(event_id)})
+    ctx = await authorise(request, EVERY_ROOM)
+    return ORJSONResponse({"rooms": await ctx.services.presence.counts(ctx.event_id)})
 
 
 async def votes(request: Request) -> Response:
@@ -183,11 +180,8 @@ async def votes(request: Request) -> Response:
     room page); over the API only the organiser records votes, each a named proxy
     vote (paper ballots, a show of hands). A join token names nobody: were it let
     name its voter, one link could vote again and again under new names."""
-    services, event_id, access = await _reader(request)
-    if access.role != ORGANISER:
-        raise errors.Forbidden(
-            "Participants vote on their room page; over the API only the organiser records "
-            "votes on someone's behalf.")
+    ctx = await authorise(request, PROXY_VOTE)
+    services, event_id, access = ctx.services, ctx.event_id, ctx.access
     if request.method == "POST":
         body = parse(VoteIn, await request.body())
         target, person = body.item, body.voter

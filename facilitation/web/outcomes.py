@@ -17,8 +17,7 @@ from facilitation import errors
 from facilitation.outcomes import FORMATS, Options, Query, offload
 from facilitation.outcomes.report import report_csp
 from facilitation.schemas import NAME_MAX
-from facilitation.security import resolve
-from facilitation.web.api import services_of
+from facilitation.web.handling import MODERATE, authorise
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -44,16 +43,14 @@ def options(request: Request, fmt: str) -> Options:
 
 
 async def outcomes(request: Request) -> Response:
-    event_id, fmt = request.path_params["event"], request.path_params["fmt"]
-    services = services_of(request)
-    access = resolve(request, event_id, await services.secrets(event_id))
-    access.require_moderate()
+    fmt = request.path_params["fmt"]
+    ctx = await authorise(request, MODERATE)
     if fmt not in FORMATS:
         raise errors.NotFound(
             f"No such format. Ask for one of: outcomes.{', outcomes.'.join(FORMATS)}."
         )
     query = Query(fmt, options(request, fmt))
-    board = await services.snapshot(event_id)
+    board = await ctx.services.snapshot(ctx.event_id)
     result = await offload.render(board, query)
     # The HTML report opens in the browser (to read, print, or save as PDF); the rest download.
     disposition = "inline" if fmt == "html" else "attachment"

@@ -15,26 +15,20 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, i18n, live, moderation
-from facilitation.domain import ITEM, MESSAGE, ROLE, TIMER, make_command, public
+from facilitation.domain import ITEM, MESSAGE, ROLE, TIMER, make_command
 from facilitation.plenary import votes_context
-from facilitation.schemas import (
-    NAME_MAX,
-    ItemIn,
-    ItemPatch,
-    RoleIn,
-    RolePatch,
-    changed_fields,
-    parse,
+from facilitation.schemas import NAME_MAX
+from facilitation.security import ensure_sid
+from facilitation.web.handling import (
+    READ,
+    WRITE,
+    authorise,
+    create_command,
+    is_htmx,
+    parse_after,
+    parse_epoch,
+    update_command,
 )
-from facilitation.security import (
-    check_socket_origin,
-    ensure_sid,
-    match_token,
-    origin_allowed,
-    remember_grant,
-    resolve,
-)
-from facilitation.web.api import check_goals, parse_after, parse_epoch, services_of
 
 if TYPE_CHECKING:
     from starlette.datastructures import FormData
@@ -44,54 +38,6 @@ if TYPE_CHECKING:
     from facilitation.domain import Board
     from facilitation.security import Access
     from facilitation.services import Services
-
-
-def is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
-def claim_link(request: Request, event_id: str, secrets: Any) -> Response | None:
-    """Trade a token in the URL for a session grant, then drop it from the address bar."""
-    token = request.query_params.get("t")
-    if token is None:
-        return None
-    access = match_token(token, event_id, secrets)
-    if access is None:
-        raise errors.Unauthorized(
-            "This link is not valid any more. Ask the organiser for a fresh one."
-        )
-    remember_grant(request, access, token)
-    ensure_sid(request)
-    query = request.url.remove_query_params("t").query
-    return RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
-
-
-async def page_access(request: Request) -> tuple[Services, Access, Board, dict[str, Any]] | Response:
-    event_id, room_id = request.path_params["event"], request.path_params["room"]
-    services = services_of(request)
-    secrets = await services.secrets(event_id)
-    redirect = claim_link(request, event_id, secrets)
-    if redirect is not None:
-        return redirect
-    access = resolve(request, event_id, secrets)
-    board = await services.board(event_id)
-    # Everything rendered for this request from here on (fragments, errors) speaks it.
-    i18n.use(i18n.choose(request, board.event))
-    room = services.room_of(board, room_id)
-    access.require_read(room_id)
-    return services, access, board, room
-
-
-async def writable_page(
-    request: Request,
-) -> tuple[Services, Access, Board, dict[str, Any]] | Response:
-    """``page_access`` for a form post: from our own pages, by someone who may write here."""
-    found = await page_access(request)
-    if isinstance(found, Response):
-        return found
-    require_same_origin(request)
-    found[1].require_write(found[3]["id"])
-    return found
 
 
 def who(request: Request, event_id: str) -> dict[str, str] | None:
@@ -117,10 +63,8 @@ def room_context(board: Board, room: dict[str, Any], access: Access) -> dict[str
 
 
 async def room_page(request: Request) -> Response:
-    found = await page_access(request)
-    if isinstance(found, Response):
-        return found
-    services, access, board, room = found
+    ctx = await authorise(request, READ, request.path_params["room"])
+    services, access, board, room = ctx.services, ctx.access, ctx.board, ctx.room
     context = room_context(board, room, access)
     me = who(request, board.event_id)
     if me is None or request.query_params.get("rename"):
@@ -139,11 +83,8 @@ async def room_page(request: Request) -> Response:
 
 
 async def set_name(request: Request) -> Response:
-    found = await page_access(request)
-    if isinstance(found, Response):
-        return found
-    services, access, board, room = found
-    require_same_origin(request)
+    ctx = await authorise(request, READ, request.path_params["room"])
+    services, access, board, room = ctx.services, ctx.access, ctx.board, ctx.room
     form = await request.form()
     name = str(form.get("name", "")).strip()
     org = str(form.get("org", "")).strip()
@@ -156,12 +97,6 @@ async def set_name(request: Request) -> Response:
     request.session["names"] = names
     ensure_sid(request)
     return RedirectResponse(f"/e/{board.event_id}/r/{room['id']}", status_code=303)
-
-
-def require_same_origin(request: Request) -> None:
-    """The CSRF check of every form post: it must come from our own pages."""
-    if not origin_allowed(request, services_of(request).settings):
-        raise errors.Forbidden("This form was sent from another site and was refused.")
 
 
 def form_json(form: FormData, fields: tuple[str, ...], extra: dict[str, Any]) -> bytes:
@@ -188,8 +123,6 @@ FIELDS = {
     ROLE: ("actor", "role", "responsibility"),
 }
 UPDATE_FIELDS = {ITEM: FIELDS[ITEM] + ("status",), ROLE: FIELDS[ROLE]}
-MODELS: dict[str, tuple[type[Any], type[Any]]] = {
-    ITEM: (ItemIn, ItemPatch), ROLE: (RoleIn, RolePatch)}
 
 
 # What a person is told after each of their own actions (the toast).
@@ -227,22 +160,16 @@ def undo_form(kind: str, entity: dict[str, Any] | None, base: str) -> dict[str, 
 
 def _create(kind: str) -> Any:
     async def handler(request: Request) -> Response:
-        found = await writable_page(request)
-        if isinstance(found, Response):
-            return found
-        services, access, board, room = found
+        ctx = await authorise(request, WRITE, request.path_params["room"])
+        services, access, board, room = ctx.services, ctx.access, ctx.board, ctx.room
         form = await request.form()
         extra = {"id": str(form.get("id", "")), "author": author_of(who(request, board.event_id))}
         context = room_context(board, room, access)
         try:
             # UPDATE_FIELDS: an undo re-creates a deleted entry with its status too.
-            body: Any = parse(MODELS[kind][0], form_json(form, UPDATE_FIELDS[kind], extra))
-            fields = body.model_dump(mode="json", exclude={"id"})
-            if kind == ITEM:
-                check_goals(fields["goals"], board.event)
-            appended = await services.submit(
-                board.event_id, make_command(kind, "create", str(body.id), room["id"], fields)
-            )
+            command = create_command(
+                kind, form_json(form, UPDATE_FIELDS[kind], extra), room["id"], board.event)
+            appended = await services.submit(board.event_id, command)
         except (errors.Unprocessable, errors.BadRequest, errors.Conflict, errors.Locked) as error:
             if not is_htmx(request):
                 raise
@@ -276,11 +203,8 @@ def _entity(board: Board, kind: str, entity_id: str, room_id: str) -> dict[str, 
 
 def _edit_form(kind: str) -> Any:
     async def handler(request: Request) -> Response:
-        found = await page_access(request)
-        if isinstance(found, Response):
-            return found
-        services, access, board, room = found
-        access.require_write(room["id"])
+        ctx = await authorise(request, WRITE, request.path_params["room"])
+        services, access, board, room = ctx.services, ctx.access, ctx.board, ctx.room
         entity = _entity(board, kind, request.path_params["id"], room["id"])
         context = {**room_context(board, room, access), kind: entity, "conflict": False}
         if is_htmx(request):
@@ -293,23 +217,16 @@ def _edit_form(kind: str) -> Any:
 
 def _update(kind: str) -> Any:
     async def handler(request: Request) -> Response:
-        found = await writable_page(request)
-        if isinstance(found, Response):
-            return found
-        services, access, board, room = found
+        ctx = await authorise(request, WRITE, request.path_params["room"])
+        services, access, board, room = ctx.services, ctx.access, ctx.board, ctx.room
         entity_id = request.path_params["id"]
         form = await request.form()
         editing = bool(form.get("edit"))
         context = room_context(board, room, access)
         try:
-            patch: Any = parse(MODELS[kind][1], form_json(form, UPDATE_FIELDS[kind], {}))
-            fields = changed_fields(patch)
-            if kind == ITEM and "goals" in fields:
-                check_goals(fields["goals"], board.event)
-            appended = await services.submit(
-                board.event_id,
-                make_command(kind, "update", entity_id, room["id"], fields, version=patch.version),
-            )
+            command = update_command(
+                kind, form_json(form, UPDATE_FIELDS[kind], {}), entity_id, room["id"], board.event)
+            appended = await services.submit(board.event_id, command)
         except (errors.Conflict, errors.Unprocessable, errors.BadRequest) as error:
             # A refused inline edit comes back as the edit form with what was typed:
             # beside the saved version for a stale edit (409), with the reason otherwise.
@@ -328,7 +245,7 @@ def _update(kind: str) -> Any:
         # The main target (the edit slot) is emptied; the entry swaps by its id.
         entity = services.renderer.entry(kind, appended.change.data, board.event, oob=True)
         said = FEEDBACK["saved"] if editing else FEEDBACK.get(
-            str(fields.get("status")), FEEDBACK["saved"])
+            str(command.fields.get("status")), FEEDBACK["saved"])
         return HTMLResponse(entity + feedback(services, said))
 
     return handler
@@ -336,10 +253,8 @@ def _update(kind: str) -> Any:
 
 def _delete(kind: str) -> Any:
     async def handler(request: Request) -> Response:
-        found = await writable_page(request)
-        if isinstance(found, Response):
-            return found
-        services, access, board, room = found
+        ctx = await authorise(request, WRITE, request.path_params["room"])
+        services, board, room = ctx.services, ctx.board, ctx.room
         entity_id = request.path_params["id"]
         entity = board.entities.get(f"{kind}:{entity_id}")
         await services.submit(
@@ -354,13 +269,9 @@ def _delete(kind: str) -> Any:
 
 
 async def room_socket(websocket: WebSocket) -> None:
-    services = services_of(websocket)
-    event_id, room_id = websocket.path_params["event"], websocket.path_params["room"]
-    check_socket_origin(websocket, services.settings)
-    access = resolve(websocket, event_id, await services.secrets(event_id))
-    board = await services.board(event_id)
-    services.room_of(board, room_id)
-    access.require_read(room_id)
+    room_id = websocket.path_params["room"]
+    ctx = await authorise(websocket, READ, room_id)
+    services, event_id, board = ctx.services, ctx.event_id, ctx.board
     after = parse_after(websocket.query_params.get("after"))
     epoch = parse_epoch(websocket.query_params.get("epoch"))
     await websocket.accept()
@@ -372,7 +283,7 @@ async def room_socket(websocket: WebSocket) -> None:
     try:
         await live.stream(
             websocket, services, event_id, view, room_id, after, epoch,
-            access=access)
+            access=ctx.access)
     finally:
         await services.presence.leave(event_id, room_id, person)
 
@@ -394,4 +305,4 @@ def routes() -> list[Route | WebSocketRoute]:
     return out
 
 
-__all__ = ["routes", "public"]
+__all__ = ["routes"]

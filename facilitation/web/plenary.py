@@ -17,14 +17,11 @@ import segno
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, follow, followup, live
+from facilitation import follow, followup, live
 from facilitation.board_models import priorities, roles_grid
 from facilitation.domain import EVENT, ITEM, MERGE, MESSAGE, PLENARY, ROLE, ROOM, TIMER, VOTE
 from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
-from facilitation.security import ORGANISER, check_socket_origin, resolve
-from facilitation.security import PLENARY as PLENARY_ROLE
-from facilitation.web.api import parse_after, services_of
-from facilitation.web.pages import claim_link
+from facilitation.web.handling import PLENARY_BOARD, authorise, parse_after
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -33,7 +30,6 @@ if TYPE_CHECKING:
     from facilitation.domain import Board, Change
     from facilitation.presence import Presence
     from facilitation.render import Renderer
-    from facilitation.services import Services
 
 VIEW = "plenary"
 
@@ -166,15 +162,6 @@ def install(renderer: Renderer, presence: Presence) -> None:
     renderer.pushes[(MESSAGE, "room")] = room_broadcast
 
 
-async def _access(request: Request | WebSocket) -> tuple[Services, Board]:
-    services = services_of(request)
-    event_id = request.path_params["event"]
-    access = resolve(request, event_id, await services.secrets(event_id))
-    if access.role not in (ORGANISER, PLENARY_ROLE):
-        raise errors.Forbidden("This is the plenary board: it opens with the plenary link.")
-    return services, await services.board(event_id)
-
-
 async def _settle_roles(board: Board) -> None:
     """The roles view reads alike responsibilities: compared in slices, off the clock
     of everyone else (``follow.py``); the board shows what is compared so far."""
@@ -183,12 +170,8 @@ async def _settle_roles(board: Board) -> None:
 
 
 async def plenary_page(request: Request) -> Response:
-    services = services_of(request)
-    event_id = request.path_params["event"]
-    redirect = claim_link(request, event_id, await services.secrets(event_id))
-    if redirect is not None:
-        return redirect
-    services, board = await _access(request)
+    ctx = await authorise(request, PLENARY_BOARD)
+    services, board = ctx.services, ctx.board
     presence = await services.presence.counts(board.event_id)
     await _settle_roles(board)
     return services.renderer.page(request, "plenary.html", board_context(board, presence))
@@ -196,7 +179,8 @@ async def plenary_page(request: Request) -> Response:
 
 async def view_fragment(request: Request) -> Response:
     """The board's current view, fetched by the page when its socket says it changed."""
-    services, board = await _access(request)
+    ctx = await authorise(request, PLENARY_BOARD)
+    services, board = ctx.services, ctx.board
     presence = await services.presence.counts(board.event_id)
     await _settle_roles(board)
     return HTMLResponse(services.renderer.render("plenary/view.html",
@@ -205,7 +189,8 @@ async def view_fragment(request: Request) -> Response:
 
 async def presence_fragment(request: Request) -> Response:
     """Polled by the board: people present per room, swapped into the counts by id."""
-    services, board = await _access(request)
+    ctx = await authorise(request, PLENARY_BOARD)
+    services, board = ctx.services, ctx.board
     counts = await services.presence.counts(board.event_id)
     html = "".join(
         f'<span id="present-{room["id"]}" class="present" hx-swap-oob="true">'
@@ -227,9 +212,9 @@ async def join_codes(request: Request) -> Response:
     Join links write to their room, so only a board opened from the organiser's
     browser shows them; the read-only plenary link alone never reveals one.
     """
-    services, board = await _access(request)
-    secrets = await services.secrets(board.event_id)
-    if not resolve(request, board.event_id, secrets).may_moderate:
+    ctx = await authorise(request, PLENARY_BOARD)
+    services, board, secrets = ctx.services, ctx.board, ctx.secrets
+    if not ctx.access.may_moderate:
         return HTMLResponse(services.renderer.render("plenary/join_hidden.html"))
     rooms = []
     for room in board.event.get("rooms", []):
@@ -241,14 +226,12 @@ async def join_codes(request: Request) -> Response:
 
 
 async def plenary_socket(websocket: WebSocket) -> None:
-    services = services_of(websocket)
-    check_socket_origin(websocket, services.settings)
-    services, board = await _access(websocket)
-    access = resolve(websocket, board.event_id, await services.secrets(board.event_id))
+    ctx = await authorise(websocket, PLENARY_BOARD)
     after = parse_after(websocket.query_params.get("after"))
-    await services.presence.counts(board.event_id)  # warm the counts pushes render with
+    await ctx.services.presence.counts(ctx.event_id)  # warm the counts pushes render with
     await websocket.accept()
-    await live.stream(websocket, services, board.event_id, VIEW, None, after, access=access)
+    await live.stream(websocket, ctx.services, ctx.event_id, VIEW, None, after,
+                      access=ctx.access)
 
 
 def routes() -> list[Route | WebSocketRoute]:

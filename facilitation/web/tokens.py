@@ -14,9 +14,13 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from facilitation.security import resolve
-from facilitation.web.api import ORJSONResponse, services_of
-from facilitation.web.pages import is_htmx, require_same_origin
+from facilitation.web.handling import (
+    MODERATE,
+    ORJSONResponse,
+    authorise,
+    is_htmx,
+    require_same_origin,
+)
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -47,16 +51,11 @@ def access_links(services: Services, board: Board, secrets: Secrets) -> list[dic
 
 async def _rotate(request: Request) -> tuple[Services, Access, Board, Secrets, str]:
     """Check who asks, then rotate; the target is the plenary or the room in the path."""
-    services = services_of(request)
-    event_id = request.path_params["event"]
-    access = resolve(request, event_id, await services.secrets(event_id))
-    board = await services.board(event_id)
     room_id = request.path_params.get("room")
-    if room_id is not None:
-        services.room_of(board, room_id)
-    access.require_moderate()
+    ctx = await authorise(request, MODERATE, room_id)
+    services, event_id = ctx.services, ctx.event_id
     secrets = await services.rotate(event_id, room_id or PLENARY)
-    return services, access, await services.board(event_id), secrets, room_id or PLENARY
+    return services, ctx.access, await services.board(event_id), secrets, room_id or PLENARY
 
 
 async def rotate_api(request: Request) -> Response:

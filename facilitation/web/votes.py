@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from facilitation import errors, moderation
+from facilitation import moderation
 from facilitation.domain import MERGE, PLENARY, VOTE
 from facilitation.plenary import votes_context
 from facilitation.security import ensure_sid
-from facilitation.web.pages import is_htmx, page_access, require_same_origin
+from facilitation.web.handling import VOTE_IN_ROOM, authorise, is_htmx
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -31,13 +31,8 @@ def person(request: Request, event_id: str) -> str:
 
 
 async def vote(request: Request) -> Response:
-    found = await page_access(request)
-    if isinstance(found, Response):
-        return found
-    services, access, board, room = found
-    require_same_origin(request)
-    if not access.may_write(room["id"]):
-        raise errors.Forbidden("Your link lets you read this room, not vote.")
+    ctx = await authorise(request, VOTE_IN_ROOM, request.path_params["room"])
+    services, board, room = ctx.services, ctx.board, ctx.room
     form = await request.form()
     target = str(form.get("item", ""))
     voter = person(request, board.event_id)

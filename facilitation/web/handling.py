@@ -1,0 +1,195 @@
+"""What every web handler shares: who asks (``authorise``), and how it reads and answers.
+
+Every HTTP and socket handler starts with ``authorise(request, need, room)`` and
+works from the ``Context`` it returns. It checks, in this order: a socket's
+Origin, that the event exists (404), who the caller is from their bearer token
+or session (401), that the named room exists (404), and the handler's ``Need``
+(403). No handler resolves a token or reads the event's secrets itself.
+Token links (``?t=``) are traded for a session before any handler runs
+(``security.TokenLinks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.responses import JSONResponse
+
+from facilitation import errors, i18n
+from facilitation.domain import ITEM, ROLE, make_command
+from facilitation.schemas import ItemIn, ItemPatch, RoleIn, RolePatch, changed_fields, parse
+from facilitation.security import (
+    ORGANISER,
+    PLENARY,
+    check_socket_origin,
+    origin_allowed,
+    resolve,
+)
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection, Request
+
+    from facilitation.domain import Board, Command, Secrets
+    from facilitation.security import Access
+    from facilitation.services import Services
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a handler needs of its caller, and what a refusal says.
+
+    ``roles``: the links that may (none named: any link of the event). When the
+    handler names a room, the caller must read it too, or write it (``write``).
+    """
+
+    roles: frozenset[str] = frozenset()
+    refusal: str = ""
+    write: bool = False
+
+    def check(self, access: Access, room: str | None) -> None:
+        if self.roles and access.role not in self.roles:
+            raise errors.Forbidden(self.refusal)
+        if room is None:
+            return
+        access.require_read(room)
+        if self.write and not access.may_write(room):
+            if self.refusal:
+                raise errors.Forbidden(self.refusal)
+            access.require_write(room)
+
+
+# Any link of the event; with a room named, a link that reads that room.
+READ = Need()
+WRITE = Need(write=True)
+VOTE_IN_ROOM = Need(write=True, refusal="Your link lets you read this room, not vote.")
+MODERATE = Need(frozenset({ORGANISER}), "Only the organiser's link may do this.")
+FOLLOWUP_PAGE = Need(frozenset({ORGANISER}),
+                     "The follow-up page opens with the organiser's link only.")
+MODERATOR_PAGE = Need(frozenset({ORGANISER}),
+                      "The moderator page opens with the organiser's link only.")
+PLENARY_BOARD = Need(frozenset({ORGANISER, PLENARY}),
+                     "This is the plenary board: it opens with the plenary link.")
+PLENARY_STATE = Need(frozenset({ORGANISER, PLENARY}),
+                     "Only the plenary and organiser links see the plenary.")
+# A merge's text and sources span rooms, as do presence counts; a join link reads its own room.
+EVERY_ROOM = Need(frozenset({ORGANISER, PLENARY}),
+                  "Only the plenary and organiser links see every room.")
+# A join token names nobody: participants vote on their room page, as themselves.
+PROXY_VOTE = Need(frozenset({ORGANISER}),
+                  "Participants vote on their room page; over the API only the organiser records "
+                  "votes on someone's behalf.")
+
+
+@dataclass(frozen=True)
+class Context:
+    """One authorised request: the app's services, who asks, the event as it stands.
+
+    ``board`` is the store's own (see ``Services.board``): read it before the
+    next await or ask again. ``room`` is the room the handler named, else empty.
+    """
+
+    services: Services
+    access: Access
+    secrets: Secrets
+    board: Board
+    room: dict[str, Any]
+
+    @property
+    def event_id(self) -> str:
+        return self.board.event_id
+
+
+def services_of(conn: HTTPConnection) -> Services:
+    return conn.app.state.services  # type: ignore[no-any-return]
+
+
+async def authorise(conn: HTTPConnection, need: Need, room: str | None = None) -> Context:
+    """The one way into an event for every handler: see the module's docstring."""
+    services = services_of(conn)
+    event_id = conn.path_params["event"]
+    if conn.scope["type"] == "websocket":
+        check_socket_origin(conn, services.settings)
+    secrets = await services.secrets(event_id)
+    access = resolve(conn, event_id, secrets)
+    board = await services.board(event_id)
+    if conn.scope["type"] == "http" and not conn.url.path.startswith("/api/"):
+        # A page speaks the person's language from here on, refusals included.
+        i18n.use(i18n.choose(conn, board.event))
+    found = services.room_of(board, room) if room is not None else {}
+    need.check(access, room)
+    return Context(services, access, secrets, board, found)
+
+
+# -- answers ---------------------------------------------------------------------------
+
+
+class ORJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def require_same_origin(request: Request) -> None:
+    """The CSRF check of a form post that no session vouches for (``SameOriginWrites``
+    covers those): it must come from our own pages."""
+    if not origin_allowed(request, services_of(request).settings):
+        raise errors.Forbidden("This form was sent from another site and was refused.")
+
+
+# -- a socket's resume point -----------------------------------------------------------
+
+
+def parse_after(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 0
+    # ASCII only: "²" passes isdigit() and fails int().
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise errors.BadRequest("after: must be a whole number (a sequence number).")
+    return int(raw)
+
+
+def parse_epoch(raw: str | None) -> str | None:
+    """``epoch=``: the event's epoch as the client knew it (from the event or room answer)."""
+    if not raw:
+        return None
+    if len(raw) > 64 or not raw.isalnum():
+        raise errors.BadRequest("epoch: must be the epoch the server gave.")
+    return raw
+
+
+# -- entries (action items and role assignments), from the API and from the room page ----
+
+MODELS: dict[str, tuple[type[Any], type[Any]]] = {
+    ITEM: (ItemIn, ItemPatch), ROLE: (RoleIn, RolePatch)}
+
+
+def check_goals(goals: list[str], event: dict[str, Any]) -> None:
+    known = {g["id"] for g in event.get("goals", [])}
+    unknown = [g for g in goals if g not in known]
+    if unknown:
+        raise errors.Unprocessable(f"goals: unknown goal id {unknown[0]!r}")
+
+
+def create_command(kind: str, raw: bytes, room_id: str, event: dict[str, Any]) -> Command:
+    """A create from a JSON body, validated (422/400) against the schema and the event."""
+    body: Any = parse(MODELS[kind][0], raw)
+    fields = body.model_dump(mode="json", exclude={"id"})
+    if kind == ITEM:
+        check_goals(fields["goals"], event)
+    return make_command(kind, "create", str(body.id), room_id, fields)
+
+
+def update_command(
+    kind: str, raw: bytes, entity_id: str, room_id: str, event: dict[str, Any]
+) -> Command:
+    """An edit from a JSON body: only the fields sent, based on the version it names."""
+    patch: Any = parse(MODELS[kind][1], raw)
+    fields = changed_fields(patch)
+    if kind == ITEM and "goals" in fields:
+        check_goals(fields["goals"], event)
+    return make_command(kind, "update", entity_id, room_id, fields, version=patch.version)
