@@ -170,10 +170,6 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
     settings = settings or config.with_secrets(config.from_environ())[0]
     renderer = Renderer()
     services = Services.build(settings, renderer)
-    plenary.install(renderer, services.presence)
-    moderate.install(renderer, services.presence)
-    votes.install(renderer)
-    followup_pages.install(renderer)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

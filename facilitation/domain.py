@@ -372,7 +372,7 @@ class Board:
             if key.startswith(kind + ":") and not e.get("deleted")
             and (room is None or e.get("room") == room)
         ]
-        found.sort(key=lambda e: (e.get("position", 0), e["created_at"], e["id"]))
+        found.sort(key=lambda e: (e["created_at"], e["id"]))
         return found
 
     @property

@@ -18,8 +18,9 @@ import orjson
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from facilitation import i18n
+from facilitation import i18n, pushes
 from facilitation.domain import Board, Change
+from facilitation.pushes import JSON_VIEW
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -35,11 +36,6 @@ def asset_dir(name: str) -> Path:
 
 TEMPLATES = asset_dir("templates")
 STATIC = asset_dir("static")
-
-# Views a socket can ask for; "json" is the API stream.
-JSON = "json"
-ROOM = "room"
-PLENARY = "plenary"
 
 # Rendered entries kept for reuse (about 2 KB each): a room of a few hundred
 # entries in several languages, for every room of a large event.
@@ -87,13 +83,6 @@ class Renderer:
         # Rendered (and escaped) by the partial itself, so safe to insert as is.
         self.env.globals["entry"] = lambda *args: Markup(self.entry(*args))  # noqa: S704
         self._entries: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-        # Push renderers by (kind, view); the plenary issue adds its own.
-        self.pushes: dict[tuple[str, str], Any] = {
-            ("item", ROOM): self._room_entity,
-            ("role", ROOM): self._room_entity,
-            ("event", ROOM): self._room_event,
-            ("room", ROOM): self._room_state,
-        }
 
     def render(self, template: str, /, **context: Any) -> str:
         # Positional-only: a context may hold any key, "name" too (the join form's
@@ -156,51 +145,33 @@ class Renderer:
     # -- pushes ------------------------------------------------------------------------
 
     def frame(self, change: Change, board: Board, view: str) -> str | None:
-        """The frame one change becomes on one view; rendered once per worker per change."""
-        if view == JSON:
+        """The frame one change becomes on one view; rendered once per worker per change.
+
+        What a page gets is ``pushes.PUSHES``; the API stream gets the change as JSON.
+        """
+        if view == JSON_VIEW:
             return orjson.dumps(change.frame()).decode()
         # Views may carry a language ("room:<id>@nb"; else the event's) and an
         # argument: "room:<room id>" renders for that room.
         view, _, lang = view.partition("@")
         name, _, argument = view.partition(":")
-        push = self.pushes.get((change.kind, name))
         with i18n.using(lang or board.event.get("language", i18n.DEFAULT)):
-            body = push(change, board, argument) if push is not None else ""
+            body = pushes.render(self, change, board, name, argument)
         # Every push carries the sequence marker the page resumes from.
         marker = f'<div id="sync-seq" hx-swap-oob="true" data-seq="{change.seq}" hidden></div>'
-        return marker + (body or "")
+        return marker + body
 
     def reset_frame(self, view: str, seq: int, epoch: str = "") -> str:
         """Tell a client its board is not this store's: load afresh, do not replay."""
-        if view == JSON:
+        if view == JSON_VIEW:
             return orjson.dumps({"type": "reset", "seq": seq, "epoch": epoch}).decode()
         return f'<div id="sync-reload" hx-swap-oob="true" data-reload="{seq}" hidden></div>'
 
     def heartbeat_frame(self, view: str, seq: int) -> str | None:
         """What a page gets on a quiet link: its own resume marker again (harmless)."""
-        if view == JSON:
+        if view == JSON_VIEW:
             return None  # API clients have websocket pings; the contract has no such frame
         return f'<div id="sync-seq" hx-swap-oob="true" data-seq="{seq}" hidden></div>'
-
-    def _room_entity(self, change: Change, board: Board, room_id: str) -> str:
-        return self.entry(change.kind, change.data, board.event, oob=True)
-
-    def _room_event(self, change: Change, board: Board, room_id: str) -> str:
-        room = board.room(room_id)
-        if room is None:
-            return ""
-        return self.render("partials/event_head.html", event=board.event, room=room, oob=True)
-
-    def _room_state(self, change: Change, board: Board, room_id: str) -> str:
-        # A room's lock is its own: the page's #room-state has no room in its id, so
-        # another room's lock pushed here would close this room (the change itself is
-        # event-wide: room None, it reaches every socket of the event).
-        if change.data["id"] != room_id:
-            return ""
-        room = board.room(room_id)
-        if room is None:
-            return ""
-        return self.render("partials/room_state.html", room=room, oob=True)
 
 
 def goal_names(goal_ids: list[str], event: dict[str, Any]) -> list[str]:

@@ -9,7 +9,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from facilitation import live
 from facilitation.domain import ITEM, ROLE, make_command, public
-from facilitation.render import JSON
+from facilitation.pushes import JSON_VIEW
 from facilitation.schemas import EventIn, parse
 from facilitation.security import admin_ok
 from facilitation.web.handling import (
@@ -107,7 +107,7 @@ async def stream(websocket: WebSocket) -> None:
     after = parse_after(websocket.query_params.get("after"))
     epoch = parse_epoch(websocket.query_params.get("epoch"))
     await websocket.accept()
-    await live.stream(websocket, ctx.services, ctx.event_id, JSON, ctx.access.room, after, epoch,
+    await live.stream(websocket, ctx.services, ctx.event_id, JSON_VIEW, ctx.access.room, after, epoch,
                       access=ctx.access)
 
 

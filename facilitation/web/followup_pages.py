@@ -19,9 +19,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from facilitation import errors, followup, i18n, live
-from facilitation.domain import EVENT, ITEM, MERGE, OWNER, PROGRESS, ROOM
 from facilitation.followup_writes import links, open_followup, report, rotate_owner
-from facilitation.schemas import TEXT_MAX, ProgressPatch, parse
+from facilitation.pushes import FOLLOWUP_VIEW as ORGANISER_VIEW
+from facilitation.pushes import OWNER_VIEW, card, refresh
+from facilitation.schemas import ProgressPatch, parse
 from facilitation.web.followup import owner_of, progress_fields
 from facilitation.web.handling import (
     FOLLOWUP_PAGE,
@@ -32,55 +33,13 @@ from facilitation.web.handling import (
     parse_after,
     parse_epoch,
 )
-from facilitation.web.plenary import refresh as plenary_refresh
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.websockets import WebSocket
 
-    from facilitation.domain import Board, Change
-    from facilitation.render import Renderer
+    from facilitation.domain import Board
 
-OWNER_VIEW = "owner"
-ORGANISER_VIEW = "followup"
-
-
-def card(renderer: Renderer, board: Board, f: followup.FollowedAction, base: str,
-         oob: bool = False) -> str:
-    """One action on the owner's page (``followup/action.html``): pushes and answers too."""
-    return renderer.render("followup/action.html", a=followup.action_json(board, f, followup.today()),
-                           base=base, oob=oob, note_max=TEXT_MAX)
-
-
-def install(renderer: Renderer) -> None:
-    """Teach the renderer the follow-up pushes (the owner's page, the organiser's page,
-    and the plenary board's "follow-up" view)."""
-
-    def owner_push(change: Change, board: Board, owner: str) -> str:
-        found = followup.find(board, change.data["id"])
-        if found is None or owner not in found.owners:
-            return ""
-        return card(renderer, board, found, f"/e/{board.event_id}/o/{owner}", oob=True)
-
-    renderer.pushes[(PROGRESS, OWNER_VIEW)] = owner_push
-
-    def marker(refresh_of: Any) -> Any:
-        def push(change: Change, board: Board, _: str) -> str:
-            return renderer.render("partials/refresh.html",
-                                   **refresh_of(board.event_id, board.seq), oob=True)
-        return push
-
-    organiser = marker(refresh)
-    for kind in (PROGRESS, OWNER, ITEM, MERGE, EVENT, ROOM):
-        renderer.pushes[(kind, ORGANISER_VIEW)] = organiser
-    board_marker = marker(plenary_refresh)
-    for kind in (PROGRESS, OWNER):
-        renderer.pushes[(kind, "plenary")] = board_marker
-
-
-def refresh(event_id: str, seq: int) -> dict[str, Any]:
-    return {"refresh_id": "fu-dirty", "refresh_url": f"/e/{event_id}/follow-up/live",
-            "refresh_target": "fu-live", "seq": seq}
 
 
 # -- the owner's page ------------------------------------------------------------------
@@ -184,7 +143,7 @@ def live_context(board: Board) -> dict[str, Any]:
         "event": {**board.event, "id": board.event_id},
         "summary": followup.summary(board, followup.today()),
         "room_names": {r["id"]: r["name"] for r in board.event.get("rooms", [])},
-        **refresh(board.event_id, board.seq),
+        **refresh(ORGANISER_VIEW, board.event_id, board.seq),
     }
 
 

@@ -23,6 +23,8 @@ from facilitation.domain import (
 )
 from facilitation.i18n import N_
 from facilitation.plenary import suggestions
+from facilitation.pushes import MODERATE_VIEW as VIEW
+from facilitation.pushes import refresh
 from facilitation.schemas import (
     EventPatch,
     MergeIn,
@@ -33,7 +35,7 @@ from facilitation.schemas import (
     whole_number,
 )
 from facilitation.web.handling import MODERATOR_PAGE, authorise, is_htmx, parse_after
-from facilitation.web.plenary import board_context, install_marker
+from facilitation.web.plenary import board_context
 from facilitation.web.tokens import access_links
 
 if TYPE_CHECKING:
@@ -42,11 +44,9 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from facilitation.domain import Board
-    from facilitation.presence import Presence
     from facilitation.render import Renderer
     from facilitation.services import Services
 
-VIEW = "moderate"
 # The timer form's minutes: "5", "2.5", "0,5" (up to a day, checked after).
 MINUTES = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,3})?")
 # Marked for extraction; the template translates them where they are shown.
@@ -86,18 +86,9 @@ def live_context(board: Board, presence: dict[str, int], renderer: Renderer) -> 
         new_id=lambda: uuid.uuid4(),
         mod_item=mod_item,
         base=base,
-        **refresh(board.event_id, board.seq),
+        **refresh(VIEW, board.event_id, board.seq),
     )
     return context
-
-
-def refresh(event_id: str, seq: int) -> dict[str, Any]:
-    return {"refresh_id": "mod-dirty", "refresh_url": f"/e/{event_id}/moderate/live",
-            "refresh_target": "mod-live", "seq": seq}
-
-
-def install(renderer: Renderer, presence: Presence) -> None:
-    install_marker(renderer, VIEW, refresh)  # as on the plenary board
 
 
 async def moderate_page(request: Request) -> Response:

@@ -19,19 +19,17 @@ from starlette.routing import Route, WebSocketRoute
 
 from facilitation import follow, followup, live
 from facilitation.board_models import priorities, roles_grid
-from facilitation.domain import EVENT, ITEM, MERGE, MESSAGE, PLENARY, ROLE, ROOM, TIMER, VOTE
+from facilitation.domain import MESSAGE, PLENARY, ROLE, TIMER
 from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
+from facilitation.pushes import PLENARY_VIEW as VIEW
+from facilitation.pushes import refresh
 from facilitation.web.handling import PLENARY_BOARD, authorise, parse_after
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.websockets import WebSocket
 
-    from facilitation.domain import Board, Change
-    from facilitation.presence import Presence
-    from facilitation.render import Renderer
-
-VIEW = "plenary"
+    from facilitation.domain import Board
 
 
 def columns(n: int) -> int:
@@ -115,51 +113,11 @@ def board_context(board: Board, presence: dict[str, int], shown: bool = True) ->
         "timer": board.singleton(TIMER),
         "message": board.singleton(MESSAGE),
         "seq": board.seq,
-        **refresh(board.event_id, board.seq),
+        **refresh(VIEW, board.event_id, board.seq),
     }
     if shown and view.own is not None:
         context.update(view.own(board, all_actions))
     return context
-
-
-def refresh(event_id: str, seq: int) -> dict[str, Any]:
-    return {"refresh_id": "plenary-dirty", "refresh_url": f"/e/{event_id}/plenary/view",
-            "refresh_target": "plenary-view", "seq": seq}
-
-
-def install_marker(
-    renderer: Renderer, view: str, refresh_of: Callable[[str, int], dict[str, Any]]
-) -> None:
-    """Pushes for a page that fetches its own live region (the board, the moderator page).
-
-    A marker, not the region: a whole board per change would cost a render per change;
-    the page fetches the region itself, a few times a second at most. The countdown
-    and the message are small and pushed whole.
-    """
-
-    def push(change: Change, board: Board, _: str) -> str:
-        html = renderer.render("partials/refresh.html", **refresh_of(board.event_id, board.seq),
-                               oob=True)
-        if change.kind in (TIMER, MESSAGE):
-            html += renderer.render("partials/broadcast.html", timer=board.singleton(TIMER),
-                                    message=board.singleton(MESSAGE), oob=True)
-        return html
-
-    for kind in (ITEM, ROLE, EVENT, ROOM, MERGE, VOTE, PLENARY, TIMER, MESSAGE):
-        renderer.pushes[(kind, view)] = push
-
-
-def install(renderer: Renderer, presence: Presence) -> None:
-    """Teach the renderer the plenary view, and the room view the moderator's broadcasts."""
-
-    install_marker(renderer, VIEW, refresh)
-
-    def room_broadcast(change: Change, board: Board, _: str) -> str:
-        return renderer.render("partials/broadcast.html", timer=board.singleton(TIMER),
-                               message=board.singleton(MESSAGE), oob=True)
-
-    renderer.pushes[(TIMER, "room")] = room_broadcast
-    renderer.pushes[(MESSAGE, "room")] = room_broadcast
 
 
 async def _settle_roles(board: Board) -> None:

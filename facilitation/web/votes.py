@@ -13,16 +13,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from facilitation import moderation
-from facilitation.domain import MERGE, PLENARY, VOTE
 from facilitation.plenary import votes_context
 from facilitation.security import ensure_sid
 from facilitation.web.handling import VOTE_IN_ROOM, authorise, is_htmx
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-
-    from facilitation.domain import Board, Change
-    from facilitation.render import Renderer
 
 
 def person(request: Request, event_id: str) -> str:
@@ -46,21 +42,6 @@ async def vote(request: Request) -> Response:
     html = services.renderer.render("partials/my_votes.html", **context)
     html += services.renderer.render("partials/votes.html", **context)
     return HTMLResponse(html)
-
-
-def install(renderer: Renderer) -> None:
-    """The room view's priorities panel follows votes, merges and the plenary state."""
-
-    def push(change: Change, board: Board, room_id: str) -> str:
-        room = board.room(room_id)
-        if room is None:
-            return ""
-        context = {**votes_context(board, None), "event": {**board.event, "id": board.event_id},
-                   "room": room, "oob": True}
-        return renderer.render("partials/votes.html", **context)
-
-    for kind in (VOTE, MERGE, PLENARY):
-        renderer.pushes[(kind, "room")] = push
 
 
 def routes() -> list[Route]:
