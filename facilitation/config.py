@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 PREFIX = "FACILITATION_"
@@ -36,7 +36,7 @@ class Settings:
     workers: int = 1
     # Extra origins allowed to open websockets and post forms (comma separated).
     allowed_origins: tuple[str, ...] = ()
-    # Create a demo event from the example event on first start.
+    # Create a demo event from the example event when the store has no event yet.
     demo: bool = True
     # Request bodies and websocket messages larger than this are refused.
     max_body_bytes: int = 64 * 1024
@@ -46,19 +46,20 @@ class Settings:
     token_writes_per_second: int = 1000
     # Messages a client may send on one websocket per minute before it is closed.
     socket_messages_per_minute: int = 120
-    # Open websockets per browser session (or token); a room shares one join token,
-    # so the cap is per session cookie, never per token or IP address alone.
+    # Open websockets per browser session; a room shares one join token, so the cap
+    # is per session cookie, never per token or IP address.
     max_sockets_per_session: int = 20
     # Open websockets per worker process.
     max_sockets: int = 20000
     # Frames buffered for one slow socket before it is closed (it reconnects and catches up).
     socket_buffer: int = 1000
-    # Seconds between websocket pings that detect dead connections.
+    # Seconds between websocket pings that detect dead connections (and the time a
+    # ping may take), and between the pages' keep-alive frames on a quiet link.
     heartbeat_seconds: float = 20.0
-    # "prod" adds Secure to cookies; derived from public_url when unset.
+    # Secure cookies (sent over HTTPS only); true when unset and public_url is https.
     cookie_secure: bool = False
+    # uvicorn's log level: critical, error, warning, info, debug or trace.
     log_level: str = "info"
-    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def database_path(self) -> Path:
@@ -97,15 +98,13 @@ def _float(name: str, raw: str) -> float:
 
 def setting_names() -> list[str]:
     """Every environment variable this module reads, for the docs test."""
-    return [PREFIX + f.name.upper() for f in fields(Settings) if f.name != "extra"]
+    return [PREFIX + f.name.upper() for f in fields(Settings)]
 
 
 def from_environ(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}
     for f in fields(Settings):
-        if f.name == "extra":
-            continue
         raw = env.get(PREFIX + f.name.upper())
         if raw is None:
             continue
@@ -133,8 +132,6 @@ def from_environ(environ: Mapping[str, str] | None = None, **overrides: object) 
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:
-    from dataclasses import replace
-
     return replace(settings, **changes)  # type: ignore[arg-type]
 
 

@@ -104,7 +104,6 @@ async def _stream(
         log.warning("stream for event %s refused: %r", event_id, failure)
         await _close(websocket, CLOSE_TRY_AGAIN, "store unavailable; reconnect shortly")
         return
-    services.sockets.add(listener)
     try:
         if await _must_reload(websocket, services, hub, view, after, epoch):
             return
@@ -123,7 +122,6 @@ async def _stream(
             with contextlib.suppress(BaseException):
                 await pump
         services.hubs.detach(hub, listener)
-        services.sockets.discard(listener)
 
 
 async def _must_reload(websocket: WebSocket, services: Services, hub: EventHub, view: str,

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from facilitation import domain, errors
 from facilitation.broker import Broker, create_broker
 from facilitation.domain import ACCESS, EVENT, Appended, Board, Command, Secrets, make_command
-from facilitation.hub import Hubs, Listener
+from facilitation.hub import Hubs
 from facilitation.limits import Limits
 from facilitation.presence import MemoryPresence, Presence, create_presence
 from facilitation.security import ORGANISER, PLENARY, Access
@@ -47,7 +47,6 @@ class Services:
     renderer: Renderer
     hubs: Hubs
     limits: Limits
-    sockets: set[Listener] = field(default_factory=set)
     presence: Presence = field(default_factory=MemoryPresence)
 
     @classmethod

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -25,6 +25,9 @@ from tests.conftest import Server, auth, free_port, item_body, make_settings, ne
 from tests.faults.proxy import Proxy
 from tests.test_room_page import join, room_path
 from tests.test_stream import collect, stream_url
+
+if TYPE_CHECKING:
+    from facilitation.hub import Listener
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +42,12 @@ async def small_buffers(tmp_path: Path) -> AsyncIterator[Server]:
     running = await Server(make_settings(tmp_path, port, socket_buffer=50)).start()
     yield running
     await running.stop()
+
+
+async def open_sockets(server: Server, event_id: str) -> set[Listener]:
+    """The event's open sockets on this worker, as its hub holds them."""
+    hub = await server.app.state.services.hubs.get(event_id)
+    return set(hub.listeners)
 
 
 async def burst(http: httpx.AsyncClient, event: dict[str, Any], count: int) -> list[str]:
@@ -94,7 +103,7 @@ async def test_a_stalled_page_never_delays_the_others_and_catches_up(
             assert [f["seq"] for f in frames] == list(range(2, BURST + 2))
             assert sorted(f["data"]["id"] for f in frames) == sorted(ids)
         # The server dropped the stalled page (its buffer is bounded); the rest live on.
-        listeners = list(server.app.state.services.sockets)
+        listeners = list(await open_sockets(server, event["id"]))
         assert len(listeners) == len(others) and not any(s.overflowed for s in listeners)
 
         # The page wakes up: it reads what was already on its way, then the close.
@@ -129,13 +138,13 @@ async def test_a_dead_link_is_noticed_by_the_heartbeat(tmp_path: Path) -> None:
         ws = await connect(stream_url(proxy, event["id"]),  # type: ignore[arg-type]
                            additional_headers=auth(event["plenary_token"]), ping_interval=None)
         assert json.loads(await ws.recv())["seq"] == 1
-        assert len(server.app.state.services.sockets) == 1
+        assert len(await open_sockets(server, event["id"])) == 1
         proxy.blackhole = True  # the Wi-Fi is gone: nothing passes, nothing is closed
         for _ in range(100):
-            if not server.app.state.services.sockets:
+            if not await open_sockets(server, event["id"]):
                 break
             await asyncio.sleep(0.1)
-        assert not server.app.state.services.sockets
+        assert not await open_sockets(server, event["id"])
         await proxy.stop()
     finally:
         await server.stop()
