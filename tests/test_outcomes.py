@@ -6,6 +6,8 @@ import asyncio
 import csv
 import io
 import json
+import os
+import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
@@ -346,15 +348,14 @@ async def test_a_dead_export_helper_is_replaced(client: httpx.AsyncClient, hosti
     from facilitation.outcomes import offload
 
     expected = (await download(client, hostile, "csv")).content
-    process = offload.helper().process  # the server runs in this test's event loop
-    assert process is not None and process.returncode is None
-    process.kill()
-    await process.wait()
+    pid = await asyncio.wrap_future(offload.pool().submit(os.getpid))
+    assert pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
     # The export in flight falls back to a thread; the next one starts a fresh helper.
     assert (await download(client, hostile, "csv")).content == expected
     assert (await download(client, hostile, "csv")).content == expected
-    replaced = offload.helper().process
-    assert replaced is not None and replaced.pid != process.pid and replaced.returncode is None
+    replaced = await asyncio.wrap_future(offload.pool().submit(os.getpid))
+    assert replaced not in (pid, os.getpid())
 
 
 async def test_concurrent_downloads_each_get_their_own_format(client: httpx.AsyncClient,
