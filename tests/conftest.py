@@ -129,6 +129,12 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def open_sockets(server: Server, event_id: str) -> set[Any]:
+    """The event's open sockets on an in-process server, as the event's hub holds them."""
+    hub = await server.app.state.services.hubs.get(event_id)
+    return set(hub.listeners)
+
+
 SIX_ROOMS = {
     "title": "Security and preparedness",
     "rooms": [{"name": f"Room {n}", "prompt": f"Question {n}?"} for n in range(1, 7)],

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.conftest import Server, auth, item_body
+from tests.conftest import Server, auth, item_body, open_sockets
 
 
 def stream_url(server: Server, event_id: str, after: int = 0) -> str:
@@ -146,5 +146,5 @@ async def test_caught_up_sockets_get_frames_written_directly(
         await collect(ws, 1)
         await post_items(client, event, per_client=1, clients=1)
         await collect(ws, 1)
-        listeners = [s for s in server.app.state.services.sockets if s.view == "json"]
+        listeners = [s for s in await open_sockets(server, event["id"]) if s.view == "json"]
         assert listeners and all(s.direct is not None and s.live for s in listeners)

@@ -15,23 +15,24 @@ from playwright.async_api import Page, expect
 
 from tests.browser.conftest import Problems
 from tests.browser.test_offline import enter, items
-from tests.conftest import Server, auth, free_port, make_settings, new_event
+from tests.conftest import Server, auth, free_port, make_settings, new_event, open_sockets
 
 pytestmark = pytest.mark.browser
 
 
-def page_sockets(server: Server, room: dict[str, Any]) -> list[Any]:
-    return [s for s in server.app.state.services.sockets
+async def page_sockets(server: Server, event: dict[str, Any], room: dict[str, Any]) -> list[Any]:
+    return [s for s in await open_sockets(server, event["id"])
             if s.view.startswith(f"room:{room['id']}")]
 
 
-async def one_socket(server: Server, room: dict[str, Any]) -> Any:
+async def one_socket(server: Server, event: dict[str, Any], room: dict[str, Any]) -> Any:
     for _ in range(200):
-        found = page_sockets(server, room)
+        found = await page_sockets(server, event, room)
         if len(found) == 1:
             return found[0]
         await asyncio.sleep(0.05)
-    raise AssertionError(f"expected one socket for the page, found {len(page_sockets(server, room))}")
+    found = await page_sockets(server, event, room)
+    raise AssertionError(f"expected one socket for the page, found {len(found)}")
 
 
 async def arrives(page: Page, client: httpx.AsyncClient, event: dict[str, Any],
@@ -50,25 +51,25 @@ async def test_the_page_reconnects_whatever_the_close_code(
     room = event["rooms"][0]
     page = await enter(await new_context(), room, "Kari Nordmann")
     for code in (1000, 1001, 1008, 1011, 1012, 1013):
-        socket = await one_socket(server, room)
+        socket = await one_socket(server, event, room)
         socket.close(f"test close {code}", code)
         # A new socket replaces it (never two), and the page is live again...
         for _ in range(200):
-            found = page_sockets(server, room)
+            found = await page_sockets(server, event, room)
             if found and found[0] is not socket:
                 break
             await asyncio.sleep(0.05)
-        assert (await one_socket(server, room)) is not socket, f"no reconnect after {code}"
+        assert (await one_socket(server, event, room)) is not socket, f"no reconnect after {code}"
         await expect(page.locator("#sync")).to_have_attribute("data-state", "live")
         # ...and sees what happens next, once.
         await arrives(page, client, event, room, f"After close {code}")
     # The network goes and comes back: the page replaces its socket at once.
-    before = await one_socket(server, room)
+    before = await one_socket(server, event, room)
     await page.context.set_offline(True)
     await expect(page.locator("#sync")).to_have_attribute("data-state", "offline")
     await page.context.set_offline(False)
     await expect(page.locator("#sync")).to_have_attribute("data-state", "live")
-    assert (await one_socket(server, room)) is not before
+    assert (await one_socket(server, event, room)) is not before
     await arrives(page, client, event, room, "After the network came back")
 
 
@@ -110,7 +111,7 @@ async def test_a_page_the_server_cannot_replay_onto_reloads(
         window.beforeReload = true;
         document.getElementById('sync-seq').setAttribute('data-seq', '99999');
     }""")
-    (await one_socket(server, room)).close("test restart", 1012)
+    (await one_socket(server, event, room)).close("test restart", 1012)
     await page.wait_for_function("() => window.beforeReload === undefined")  # reloaded
     await expect(page.locator("#sync")).to_have_attribute("data-state", "live")
     seq = await page.locator("#sync-seq").get_attribute("data-seq")

@@ -14,20 +14,25 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.conftest import Server, auth, free_port, item_body, make_settings, new_event
+from tests.conftest import (
+    Server,
+    auth,
+    free_port,
+    item_body,
+    make_settings,
+    new_event,
+    open_sockets,
+)
 from tests.faults.proxy import Proxy
 from tests.test_room_page import join, room_path
 from tests.test_stream import collect, stream_url
-
-if TYPE_CHECKING:
-    from facilitation.hub import Listener
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +47,6 @@ async def small_buffers(tmp_path: Path) -> AsyncIterator[Server]:
     running = await Server(make_settings(tmp_path, port, socket_buffer=50)).start()
     yield running
     await running.stop()
-
-
-async def open_sockets(server: Server, event_id: str) -> set[Listener]:
-    """The event's open sockets on this worker, as its hub holds them."""
-    hub = await server.app.state.services.hubs.get(event_id)
-    return set(hub.listeners)
 
 
 async def burst(http: httpx.AsyncClient, event: dict[str, Any], count: int) -> list[str]:
