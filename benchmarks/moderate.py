@@ -158,14 +158,28 @@ async def run(server: servers.Server, items: int, flood: int, quiet: int) -> dic
     try:
         out: dict[str, Any] = {"first_page_load_ms": round(first_ms, 1),
                                "page_bytes": page_bytes, "uptime_before": _uptime()}
+        # The machine alone: /healthz with nothing else asked of the server.
+        ours.send("start")
+        await asyncio.sleep(3)
+        ours.send("stop")
+        out["idle_healthz_ms"] = summary(ours.recv()[10:])
         ours.send("start")
         await asyncio.sleep(1)
+        # The server's own CPU time per request: what the load of others cannot inflate much.
+        cpu = server.cpu_seconds()
         pages = [(await timed(moderator, page, headers))[0] for _ in range(quiet)]
+        page_cpu = (server.cpu_seconds() - cpu) / quiet * 1000
+        cpu = server.cpu_seconds()
         refreshes = [(await timed(moderator, live, headers))[0] for _ in range(quiet)]
+        refresh_cpu = (server.cpu_seconds() - cpu) / quiet * 1000
         ours.send("stop")
         quiet_health = ours.recv()[10:]
+        out["server_cpu_ms"] = {"page": round(page_cpu, 1), "refresh": round(refresh_cpu, 1)}
+        # Not a target here (the plenary board's rendering is issue 16's): for the record.
+        board = [(await timed(moderator, f"/e/{event['id']}/plenary/view", headers))[0]
+                 for _ in range(10)]
         out["quiet"] = {"page_ms": summary(pages), "refresh_ms": summary(refreshes),
-                        "healthz_ms": summary(quiet_health)}
+                        "healthz_ms": summary(quiet_health), "plenary_view_ms": summary(board)}
 
         flooding = True
         acks: list[float] = []
@@ -246,9 +260,13 @@ def main() -> None:
     print(result["uptime_before"])
     print(f"{args.items} items of 2,000 characters; first page load after start "
           f"{result['first_page_load_ms']} ms, page {result['page_bytes'] // 1024} KB")
+    print(f"idle /healthz p50/p99 {result['idle_healthz_ms']['p50']}/"
+          f"{result['idle_healthz_ms']['p99']} ms (the machine's own load); server CPU per page "
+          f"{result['server_cpu_ms']['page']} ms, per refresh {result['server_cpu_ms']['refresh']} ms")
     print(f"quiet: page p50/p99 {q['page_ms']['p50']}/{q['page_ms']['p99']} ms, "
           f"refresh {q['refresh_ms']['p50']}/{q['refresh_ms']['p99']} ms, "
-          f"/healthz {q['healthz_ms']['p50']}/{q['healthz_ms']['p99']} ms")
+          f"/healthz {q['healthz_ms']['p50']}/{q['healthz_ms']['p99']} ms; plenary board's view "
+          f"{q['plenary_view_ms']['p50']}/{q['plenary_view_ms']['p99']} ms")
     print(f"flood of {f['items_posted']} items in {f['seconds']} s (ack p99 "
           f"{f['post_ack_ms']['p99']} ms): refresh p50/p99 {f['refresh_ms']['p50']}/"
           f"{f['refresh_ms']['p99']} ms (n={f['refresh_ms']['n']}), page "

@@ -53,8 +53,15 @@ class Running:
         self.item = str(uuid.uuid4())
         answer = self.api.post(f"/api/events/{self.event['id']}/rooms/{self.room['id']}/items",
                                headers=auth(self.room["join_token"]),
-                               json={"id": self.item, "text": "Contact list"})
+                               json={"id": self.item, "text": "Contact list", "owner": "NVE"})
         assert answer.status_code == 201
+        # The follow-up owner's page (after the event): its report form is a page form too.
+        opened = self.api.post(f"/api/events/{self.event['id']}/follow-up", json={},
+                               headers=auth(self.event["organiser_token"]))
+        assert opened.status_code == 200, opened.text
+        owner_url = opened.json()["owners"][0]["url"]
+        self.owner = self.browser(owner_url)
+        self.owner_base = httpx.URL(owner_url).path
 
     def browser(self, link: str) -> httpx.Client:
         client = httpx.Client(base_url=self.url, timeout=30, headers={"origin": self.url})
@@ -65,7 +72,7 @@ class Running:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
 
     def close(self) -> None:
-        for client in (self.api, self.person, self.organiser):
+        for client in (self.api, self.person, self.organiser, self.owner):
             client.close()
         self.run(self.server.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -76,7 +83,7 @@ class Running:
         cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
         try:
             with connect(self.server.ws_url + path, origin=self.url,  # type: ignore[arg-type]
-                         additional_headers={"Cookie": cookie}, open_timeout=20):
+                         additional_headers={"Cookie": cookie}, open_timeout=20, close_timeout=0.5):
                 return 101
         except InvalidStatus as refused:
             return int(refused.response.status_code)
@@ -170,24 +177,30 @@ FIELDS = st.dictionaries(st.sampled_from([
     "responsibility", "name", "org", "item", "give", "view", "spotlight", "sort", "voting",
     "votes_per_person", "minutes", "label", "stop", "clear", "room", "locked", "items",
     "goal", "title", "room_id", "room_name", "room_prompt", "goal_id", "goal_text",
-    "admin_token", "rooms", "language"]), ANY, max_size=8)
+    "admin_token", "rooms", "language", "progress", "note", "same"]), ANY, max_size=8)
 FORMS = ["/r/{room}/name", "/r/{room}/items", "/r/{room}/items/{item}", "/r/{room}/roles",
          "/r/{room}/items/{item}/delete", "/r/{room}/votes", "/moderate/plenary",
          "/moderate/timer", "/moderate/message", "/moderate/lock", "/moderate/merges",
-         "/moderate/items/{item}", "/moderate/event", "/moderate/merges/{item}/status"]
+         "/moderate/items/{item}", "/moderate/event", "/moderate/merges/{item}/status",
+         "{owner}/progress/{item}"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(form=st.sampled_from(FORMS), fields=FIELDS, htmx=st.booleans())
 def test_no_page_form_answers_5xx(app: Running, form: str, fields: dict[str, str], htmx: bool) -> None:
-    path = app.base + form.format(room=app.room["id"], item=app.item)
-    client = app.organiser if form.startswith("/moderate") else app.person
+    if form.startswith("{owner}"):
+        path, client, after = form.format(owner=app.owner_base, item=app.item), app.owner, app.owner_base
+    elif form.startswith("/moderate"):
+        path, client, after = app.base + form.format(item=app.item), app.organiser, f"{app.base}/moderate"
+    else:
+        path = app.base + form.format(room=app.room["id"], item=app.item)
+        client, after = app.person, room(app)
     headers = {"HX-Request": "true"} if htmx else {}
     answer = client.post(path, data=fields, headers=headers)
     assert answer.status_code < 500, (path, fields, answer.text[:300])
     # What the form stored (if anything) renders.
-    page = client.get(f"{app.base}/moderate" if form.startswith("/moderate") else room(app))
+    page = client.get(after)
     assert page.status_code < 500, (path, fields, page.text[:300])
 
 
@@ -201,7 +214,7 @@ def test_no_socket_query_answers_5xx(app: Running, path: str, query: dict[str, s
     url = target + "?" + str(httpx.QueryParams(query))
     if path == "/api/stream":
         try:
-            with connect(app.server.ws_url + url, open_timeout=20,
+            with connect(app.server.ws_url + url, open_timeout=20, close_timeout=0.5,
                          additional_headers=auth(app.event["organiser_token"])):
                 status = 101
         except InvalidStatus as refused:
