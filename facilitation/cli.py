@@ -76,6 +76,11 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not settings.redis_url:
+        # Refused before anything starts: the embedded store serves one process per folder.
+        from facilitation.store.sqlite_support import FolderLock
+
+        FolderLock.acquire(settings.data_dir).release()
     settings, generated = config.with_secrets(settings)
     # Tokens reach standard output only when a person is reading it (a terminal): under
     # docker compose or systemd it is a log, and tokens are never logged.
@@ -357,7 +362,13 @@ def main(argv: list[str] | None = None) -> int:
     follow.set_defaults(func=follow_up)
 
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    from facilitation.store.sqlite_support import DataFolderInUse
+
+    try:
+        return int(args.func(args))
+    except DataFolderInUse as error:
+        print(f"facilitation: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ catching up at once therefore never queue ahead of a write.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -30,15 +31,21 @@ from facilitation.domain import (
     Command,
     Conflict,
     DomainError,
-    Entity,
     NotFound,
     Secrets,
     decide,
-    entity_key,
     now_iso,
 )
 from facilitation.rules import Indexes, Write, judge
 from facilitation.store import StoreUnavailable, channel
+from facilitation.store.sqlite_support import (
+    BatchReads,
+    FolderLock,
+    insert_change,
+    migrate_tokens,
+    set_tokens,
+    transaction,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,12 +53,18 @@ if TYPE_CHECKING:
     from facilitation.broker import Broker
 
 T = TypeVar("T")
+log = logging.getLogger("facilitation.store.sqlite")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
     secrets TEXT NOT NULL,  -- '' since tokens have their own rows; a JSON blob before
     created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS health (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    pad BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tokens (
     event_id TEXT NOT NULL,
@@ -78,6 +91,11 @@ CREATE TABLE IF NOT EXISTS entities (
 
 # Most appends a single transaction carries.
 BATCH = 512
+# /healthz writes to the file at most this often (seconds) while writes succeed; after
+# a failed commit, on every ask until one succeeds (recovery needs no restart).
+PROBE_SECONDS = 5.0
+# The probe writes about one page, as a small batch of changes does.
+PROBE_BYTES = 4096
 
 
 @dataclass
@@ -94,32 +112,6 @@ class _EventCache:
     indexes: Indexes  # what the cross-entity rules read (rules.py)
 
 
-class _BatchReads:
-    """What a decision in a batch reads: the committed board and indexes, plus what
-    this batch decided before it (not on the board until the commit)."""
-
-    def __init__(self, cache: _EventCache) -> None:
-        self.cache = cache
-        self.entities: dict[str, Entity] = {}
-        self.indexes: dict[tuple[str, str], str] = {}
-
-    def entity(self, key: str) -> Entity | None:
-        return self.entities.get(key, self.cache.board.entities.get(key))
-
-    def value(self, index: str, name: str) -> str:
-        return self.indexes.get((index, name), self.cache.indexes.get(index, name))
-
-    def record(self, key: str, data: Entity, writes: list[Write]) -> None:
-        self.entities[key] = data
-        for index, name, op, value in writes:
-            if op == "S":
-                self.indexes[(index, name)] = value
-            elif op == "D":
-                self.indexes[(index, name)] = ""
-            else:
-                self.indexes[(index, name)] = str(int(self.value(index, name) or 0) + int(value))
-
-
 class SQLiteStore:
     name = "sqlite"
 
@@ -134,6 +126,11 @@ class SQLiteStore:
         self._cache: dict[str, _EventCache] = {}
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._lock: FolderLock | None = None
+        self._stopping = False
+        # Why the last commit or probe failed; None while writes succeed.
+        self._failure: str | None = None
+        self._probed = -PROBE_SECONDS
         # Tokens are read on every request; kept here, written through on change.
         self._secrets: dict[str, Secrets] = {}
 
@@ -149,7 +146,7 @@ class SQLiteStore:
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
-        _migrate_tokens(db)
+        migrate_tokens(db)
         self._db = db
 
     def _open_reader(self) -> None:
@@ -159,12 +156,19 @@ class SQLiteStore:
         self._reader = reader
 
     async def connect(self) -> None:
-        await self._run(self._open)
+        # One process per data folder: refused here, before anything is opened.
+        self._lock = FolderLock.acquire(self.path.parent)
+        try:
+            await self._run(self._open)
+        except BaseException:
+            self._lock.release()
+            raise
         # After the writer's connection: the file, WAL mode and schema exist by then.
         await asyncio.get_running_loop().run_in_executor(self._read_thread, self._open_reader)
         self._writer = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
     async def disconnect(self) -> None:
+        self._stopping = True
         if self._writer is not None and not self._writer.done():
             # Queued writes finish first: their clients are waiting for the answer.
             self._queue.put_nowait(None)
@@ -177,10 +181,48 @@ class SQLiteStore:
             self._db = None
         self._thread.shutdown(wait=True)
         self._read_thread.shutdown(wait=True)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     async def ping(self) -> None:
+        """Raise StoreUnavailable unless a write would be stored now: the writer task
+        runs, and a real write to the file (every few seconds, and on every ask
+        after a failure until one succeeds) commits. A full or read-only disk, or
+        an I/O error, fails it like it fails the changes."""
         if self._db is None:
             raise StoreUnavailable("The database is not open.")
+        if self._ensure_writer():
+            raise StoreUnavailable("The writer had stopped; it was started again.")
+        loop = asyncio.get_running_loop()
+        if self._failure is None and loop.time() - self._probed < PROBE_SECONDS:
+            return
+        try:
+            await self._run(self._probe)
+        except sqlite3.Error as error:
+            self._failure = str(error)
+            raise StoreUnavailable(f"The database cannot be written: {error}") from error
+        self._failure = None
+        self._probed = loop.time()
+
+    def _probe(self) -> None:
+        db = self.db
+        with transaction(db):
+            db.execute("INSERT OR REPLACE INTO health (id, at, pad) VALUES (1, ?, randomblob(?))",
+                       (now_iso(), PROBE_BYTES))
+
+    def _ensure_writer(self) -> bool:
+        """Start the writer task again if it ended (a bug: a failed write fails only its
+        batch); whether it had. /healthz answers 503 for the ask that found it dead."""
+        if self._stopping or (self._writer is not None and not self._writer.done()):
+            return False
+        died = self._writer
+        self._writer = asyncio.create_task(self._write_loop(), name="sqlite-writer")
+        if died is None:
+            return False
+        reason = "cancelled" if died.cancelled() else repr(died.exception())
+        log.error("the SQLite writer had stopped (%s); started again", reason)
+        return True
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -252,7 +294,7 @@ class SQLiteStore:
     async def add_tokens(self, event_id: str, tokens: dict[str, str]) -> Secrets:
         def insert() -> Secrets:
             db = self.db
-            with _transaction(db):
+            with transaction(db):
                 if db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is None:
                     raise NotFound("No such event.")
                 db.executemany(
@@ -287,21 +329,22 @@ class SQLiteStore:
 
         def insert() -> None:
             db = self.db
-            with _transaction(db):
+            with transaction(db):
                 db.execute(
                     "INSERT INTO events (id, secrets, created_at) VALUES (?, ?, ?)",
                     (event_id, "", at),
                 )
-                _insert_change(db, event_id, change, command.fingerprint)
-                _set_tokens(db, event_id, secrets.tokens)
+                insert_change(db, event_id, change, command.fingerprint)
+                set_tokens(db, event_id, secrets.tokens)
 
         await self._run(insert)
         await self.broker.publish(channel(event_id), change.to_json())
         return change
 
     async def append(self, event_id: str, command: Command) -> Appended:
-        if self._writer is None or self._writer.done():
+        if self._db is None or self._stopping:
             raise StoreUnavailable("The store is not running.")
+        self._ensure_writer()
         cache = await self._cached(event_id)
         if cache is None:
             raise NotFound("No such event.")
@@ -332,7 +375,7 @@ class SQLiteStore:
         # stored and everything ahead of it in the batch: one atomic append.
         decided: list[tuple[_Pending, Change, bool]] = []
         fresh: list[_Fresh] = []
-        reads: dict[str, _BatchReads] = {}
+        reads: dict[str, BatchReads] = {}
         new_keys: dict[tuple[str, str], tuple[Change, str]] = {}
         seqs: dict[str, int] = {}
         for pending in batch:
@@ -343,7 +386,7 @@ class SQLiteStore:
                 if replay is not None:
                     decided.append((pending, replay, True))
                     continue
-                batch_reads = reads.setdefault(pending.event_id, _BatchReads(cache))
+                batch_reads = reads.setdefault(pending.event_id, BatchReads(cache.board, cache.indexes))
                 at = now_iso()
                 data, writes = judge(command, batch_reads, at)
             except DomainError as error:
@@ -367,11 +410,15 @@ class SQLiteStore:
             try:
                 await self._run(self._commit, fresh)
             except Exception as error:  # noqa: BLE001
+                # /healthz answers 503 from now on, until a write to the file succeeds.
+                self._failure = str(error)
                 failure = StoreUnavailable(f"The change could not be stored: {error}")
                 for pending, _, _ in decided:
                     if not pending.future.done():
                         pending.future.set_exception(failure)
                 return
+        if fresh:
+            self._failure = None
         for item in fresh:
             cache = self._cache[item.event_id]
             cache.board.apply(item.change)
@@ -414,12 +461,12 @@ class SQLiteStore:
 
     def _commit(self, fresh: list[_Fresh]) -> None:
         db = self.db
-        with _transaction(db):
+        with transaction(db):
             for item in fresh:
-                _insert_change(db, item.event_id, item.change, item.fingerprint)
+                insert_change(db, item.event_id, item.change, item.fingerprint)
                 # In the same transaction: a rotation's token and the change that
                 # announces it (a new room and its join token) are stored together or not at all.
-                _set_tokens(db, item.event_id, item.tokens)
+                set_tokens(db, item.event_id, item.tokens)
 
 
 @dataclass
@@ -431,40 +478,6 @@ class _Fresh:
     fingerprint: str
     writes: list[Write]
     tokens: dict[str, str]
-
-
-def _set_tokens(db: sqlite3.Connection, event_id: str, tokens: dict[str, str]) -> None:
-    """Store each token; an empty one takes its field's token away."""
-    db.executemany(
-        "INSERT OR REPLACE INTO tokens (event_id, field, token) VALUES (?, ?, ?)",
-        [(event_id, name, token) for name, token in tokens.items() if token])
-    db.executemany("DELETE FROM tokens WHERE event_id = ? AND field = ?",
-                   [(event_id, name) for name, token in tokens.items() if not token])
-
-
-def _migrate_tokens(db: sqlite3.Connection) -> None:
-    """Tokens stored as one JSON blob per event (before one row per token) get their rows."""
-    legacy = db.execute("SELECT id, secrets FROM events WHERE secrets != ''").fetchall()
-    if not legacy:
-        return
-    with _transaction(db):
-        for event_id, raw in legacy:
-            tokens = Secrets.from_legacy_json(raw).tokens
-            db.executemany(
-                "INSERT OR IGNORE INTO tokens (event_id, field, token) VALUES (?, ?, ?)",
-                [(event_id, name, token) for name, token in tokens.items()])
-            db.execute("UPDATE events SET secrets = '' WHERE id = ?", (event_id,))
-
-
-def _insert_change(db: sqlite3.Connection, event_id: str, change: Change, fingerprint: str) -> None:
-    db.execute(
-        "INSERT INTO changes (event_id, seq, key, fingerprint, body) VALUES (?, ?, ?, ?, ?)",
-        (event_id, change.seq, change.key, fingerprint, change.to_json().decode()),
-    )
-    db.execute(
-        "INSERT OR REPLACE INTO entities (event_id, key, data) VALUES (?, ?, ?)",
-        (event_id, entity_key(change.kind, change.data["id"]), orjson.dumps(change.data).decode()),
-    )
 
 
 def owner_only(path: Path) -> None:
@@ -479,28 +492,3 @@ def owner_only(path: Path) -> None:
             os.chmod(name, 0o600)
 
 
-class _transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            try:
-                self.db.execute("COMMIT")
-            except BaseException:
-                # A failed COMMIT (a full disk, an I/O error) may leave the
-                # transaction open: roll it back, or the next BEGIN fails and the
-                # connection holds the write lock and half a batch forever.
-                self._rollback()
-                raise
-        else:
-            self._rollback()
-
-    def _rollback(self) -> None:
-        if self.db.in_transaction:
-            self.db.execute("ROLLBACK")
