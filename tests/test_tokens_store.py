@@ -12,7 +12,8 @@ from facilitation.broker import Broker
 from facilitation.domain import ACCESS, EVENT, Secrets, join_field, make_command
 from facilitation.store import Store
 from facilitation.store.redis import RedisStore, key
-from facilitation.store.sqlite import SQLiteStore, _migrate_tokens
+from facilitation.store.sqlite import SQLiteStore
+from facilitation.store.sqlite_support import migrate_tokens
 from tests.test_store_contract import backend, new_event  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -100,7 +101,7 @@ async def test_tokens_kept_as_one_blob_are_moved_into_fields(
         store.db.execute("DELETE FROM tokens WHERE event_id = ?", (event_id,))
         store.db.execute("UPDATE events SET secrets = ? WHERE id = ?", (blob.decode(), event_id))
         store._secrets.clear()
-        _migrate_tokens(store.db)
+        migrate_tokens(store.db)
     moved = await store.secrets(event_id)
     assert moved == Secrets({"organiser": "o", "plenary": "p", "join:r1": "j1", "join:r2": "j2"})
 

@@ -74,7 +74,7 @@ class transaction:
         if exc_type is None:
             try:
                 self.db.execute("COMMIT")
-            except ZeroDivisionError:
+            except BaseException:
                 # A failed COMMIT (a full disk, an I/O error) may leave the
                 # transaction open: roll it back, or the next BEGIN fails and the
                 # connection holds the write lock and half a batch forever.
