@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from facilitation.domain import ITEM, MERGE, OWNER, PROGRESS, Board, Entity
@@ -31,8 +32,10 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+@lru_cache(maxsize=8192)
 def norm(name: str) -> str:
-    """An owner name as compared: no case, no extra spaces."""
+    """An owner name as compared: no case, no extra spaces (kept: a few hundred owners
+    are named on thousands of actions)."""
     return " ".join(name.split()).casefold()
 
 
@@ -63,7 +66,7 @@ def owner_names(action: Action) -> list[str]:
 
 
 def owners(board: Board) -> list[Entity]:
-    return board.live(OWNER)
+    return index(board).owners
 
 
 def owner_by_key(board: Board) -> dict[str, Entity]:
@@ -87,29 +90,62 @@ class FollowedAction:
 def refs(board: Board) -> dict[str, str]:
     """The outcomes' references: ``R2.3`` is room 2's third action, ``M1`` the first
     joint action (the same numbering as ``outcomes.model``)."""
+    number = {room["id"]: n for n, room in enumerate(board.event.get("rooms", []), start=1)}
+    counted: dict[str, int] = {}
     out: dict[str, str] = {}
-    for number, room in enumerate(board.event.get("rooms", []), start=1):
-        for n, item in enumerate(board.live(ITEM, room["id"]), start=1):
-            out[item["id"]] = f"R{number}.{n}"
+    for item in board.live(ITEM):  # in the order they were created, like a room's list
+        room = str(item.get("room"))
+        if room in number:
+            counted[room] = counted.get(room, 0) + 1
+            out[item["id"]] = f"R{number[room]}.{counted[room]}"
     for n, merge in enumerate(board.live(MERGE), start=1):
         out[merge["id"]] = f"M{n}"
     return out
 
 
-def followed(board: Board) -> list[FollowedAction]:
-    by_key = owner_by_key(board)
+@dataclass(frozen=True)
+class Index:
+    """Every action with its owners and progress, built in one pass over the board and
+    kept until the board's next change: a report, its answer, the owner's push, the
+    organiser's refresh and the board's view at one seq share it."""
+
+    seq: int
+    followed: list[FollowedAction]
+    by_id: dict[str, FollowedAction]
+    by_owner: dict[str, list[FollowedAction]]
+    owners: list[Entity]
+    names: dict[str, str]  # owner id -> name
+
+
+def index(board: Board) -> Index:
+    found = board.derived.get("followup")
+    if isinstance(found, Index) and found.seq == board.seq:
+        return found
+    live_owners = board.live(OWNER)
+    by_key = {key: o["id"] for o in live_owners for key in o.get("keys", [])}
     ref = refs(board)
-    out = []
+    out: list[FollowedAction] = []
+    by_owner: dict[str, list[FollowedAction]] = {o["id"]: [] for o in live_owners}
     for action in actions(board):
         ids = tuple(dict.fromkeys(
-            by_key[norm(name)]["id"] for name in owner_names(action) if norm(name) in by_key))
+            by_key[key] for key in (norm(n) for n in owner_names(action)) if key in by_key))
         progress = board.entities.get(f"{PROGRESS}:{action.id}")
-        out.append(FollowedAction(action, ref.get(action.id, ""), ids, progress))
-    return out
+        f = FollowedAction(action, ref.get(action.id, ""), ids, progress)
+        out.append(f)
+        for oid in ids:
+            by_owner.setdefault(oid, []).append(f)
+    built = Index(board.seq, out, {f.id: f for f in out}, by_owner, live_owners,
+                  {o["id"]: str(o.get("name", "")) for o in live_owners})
+    board.derived["followup"] = built
+    return built
+
+
+def followed(board: Board) -> list[FollowedAction]:
+    return index(board).followed
 
 
 def find(board: Board, action_id: str) -> FollowedAction | None:
-    return next((f for f in followed(board) if f.id == action_id), None)
+    return index(board).by_id.get(action_id)
 
 
 def effective_due(f: FollowedAction) -> str | None:
@@ -134,7 +170,7 @@ def overdue(f: FollowedAction, today: date) -> bool:
 def action_json(board: Board, f: FollowedAction, today: date | None = None) -> dict[str, Any]:
     """An action with its progress (``GET …/owners/{owner}``, ``PATCH …/progress/{id}``)."""
     progress = f.progress or {}
-    names = {o["id"]: o["name"] for o in owners(board)}
+    names = index(board).names
     out: dict[str, Any] = {
         "id": f.id, "ref": f.ref, "kind": f.action.kind, "text": f.action.text,
         "rooms": list(f.action.rooms), "goals": list(f.action.goals),
@@ -154,15 +190,16 @@ def action_json(board: Board, f: FollowedAction, today: date | None = None) -> d
 
 
 def of_owner(board: Board, owner: str) -> list[FollowedAction]:
-    return [f for f in followed(board) if owner in f.owners]
+    return list(index(board).by_owner.get(owner, []))
 
 
 def summary(board: Board, today: date) -> dict[str, Any]:
     """The organiser's follow-up view (``GET …/follow-up``): per owner, per goal, actions."""
-    all_followed = followed(board)
+    found = index(board)
+    all_followed = found.followed
     owner_rows = []
-    for owner in owners(board):
-        theirs = [f for f in all_followed if owner["id"] in f.owners]
+    for owner in found.owners:
+        theirs = found.by_owner.get(owner["id"], [])
         times = [str(f.progress["updated_at"]) for f in theirs if f.progress]
         owner_rows.append({
             "id": owner["id"], "name": owner["name"], "actions": len(theirs),
@@ -211,8 +248,8 @@ def spellings(board: Board) -> dict[str, str]:
     on every ask: the most used spelling, then one with capitals ("Port of Bergen" over
     "port of bergen"), then the first in alphabetical order."""
     counts: dict[str, dict[str, int]] = {}
-    for action in actions(board):
-        for name in owner_names(action):
+    for f in followed(board):
+        for name in owner_names(f.action):
             seen = counts.setdefault(norm(name), {})
             seen[name] = seen.get(name, 0) + 1
     return {key: min(seen, key=lambda n: (-seen[n], n.islower(), n))
