@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING
 from starlette.requests import HTTPConnection, Request
 
 from facilitation.errors import TooManyRequests
-from facilitation.security import WRITES, ErrorPage, bearer, fingerprint, session_grants
+from facilitation.security import ErrorPage, Guard, bearer, fingerprint, session_grants
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.responses import Response
+    from starlette.types import ASGIApp
 
     from facilitation.config import Settings
 
@@ -171,7 +172,7 @@ class Limits:
         return Bucket(self.socket_message_rate, max(10.0, self.socket_message_rate * 10))
 
 
-class WriteLimit:
+class WriteLimit(Guard):
     """Every write (POST, PUT, PATCH, DELETE) of every route, counted before it runs.
 
     A middleware rather than a call in each handler, so the routes later issues
@@ -181,18 +182,9 @@ class WriteLimit:
     """
 
     def __init__(self, app: ASGIApp, limits: Limits, on_error: ErrorPage) -> None:
-        self.app = app
+        super().__init__(app, on_error)
         self.limits = limits
-        self.on_error = on_error
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in WRITES:
-            request = Request(scope, receive)
-            try:
-                self.limits.check_write(request)
-            except TooManyRequests as refused:
-                response = await self.on_error(request, refused)
-                if response is not None:
-                    await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    async def check(self, request: Request) -> Response | None:
+        self.limits.check_write(request)
+        return None

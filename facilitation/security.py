@@ -320,7 +320,42 @@ ErrorPage = Callable[[HTTPConnection, Exception], Awaitable["Response | None"]]
 PAGE_IN_EVENT = re.compile(r"^/e/([^/]+)/")
 
 
-class TokenLinks:
+class Guard:
+    """A middleware that sees each HTTP request of its ``methods`` before the app does.
+
+    ``check`` lets the request through (None), answers it itself (a response), or
+    refuses it (an ``HTTPError``, answered as the app answers every error: JSON under
+    ``/api/``, a toast for htmx, a friendly page otherwise). Middlewares run outside
+    Starlette's error handling, hence ``on_error``.
+    """
+
+    methods: frozenset[str] = WRITES
+
+    def __init__(self, app: ASGIApp, on_error: ErrorPage) -> None:
+        self.app = app
+        self.on_error = on_error
+
+    async def check(self, request: Request) -> Response | None:
+        raise NotImplementedError
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in self.methods:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            answer = await self.check(request)
+        except HTTPError as refused:
+            answer = await self.on_error(request, refused)
+            if answer is None:
+                return
+        if answer is None:
+            await self.app(scope, receive, send)
+        else:
+            await answer(scope, receive, send)
+
+
+class TokenLinks(Guard):
     """Trade the token of an opened link (``?t=``) for a session grant, then drop it
     from the address bar: the page is loaded again without it (303).
 
@@ -328,28 +363,14 @@ class TokenLinks:
     later; a link whose token is not (or no longer) valid gets a 401 page.
     """
 
-    def __init__(self, app: ASGIApp, on_error: ErrorPage) -> None:
-        self.app = app
-        self.on_error = on_error
+    methods = frozenset({"GET"})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            request = Request(scope, receive)
-            found = PAGE_IN_EVENT.match(request.url.path)
-            token = request.query_params.get(TOKEN_PARAM)
-            if found and token is not None:
-                response: Response | None
-                try:
-                    response = await self.claim(request, found.group(1), token)
-                except HTTPError as refused:
-                    response = await self.on_error(request, refused)
-                if response is not None:
-                    await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    async def claim(request: Request, event_id: str, token: str) -> Response:
+    async def check(self, request: Request) -> Response | None:
+        found = PAGE_IN_EVENT.match(request.url.path)
+        token = request.query_params.get(TOKEN_PARAM)
+        if not found or token is None:
+            return None
+        event_id = found.group(1)
         secrets = await request.app.state.services.secrets(event_id)
         access = match_token(token, event_id, secrets)
         if access is None:
@@ -360,7 +381,7 @@ class TokenLinks:
         return RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
 
 
-class SameOriginWrites:
+class SameOriginWrites(Guard):
     """The CSRF check of every write that a browser's cookie could authorise.
 
     A write with a bearer token cannot be forged by another site (a page cannot
@@ -373,18 +394,11 @@ class SameOriginWrites:
     """
 
     def __init__(self, app: ASGIApp, settings: Settings, on_error: ErrorPage) -> None:
-        self.app = app
+        super().__init__(app, on_error)
         self.settings = settings
-        self.on_error = on_error
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in WRITES:
-            request = Request(scope, receive)
-            ambient = bool(scope.get("session")) and bearer(request) is None
-            if ambient and not origin_allowed(request, self.settings):
-                refused = Forbidden("This was sent from another site and was refused.")
-                response = await self.on_error(request, refused)
-                if response is not None:
-                    await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    async def check(self, request: Request) -> Response | None:
+        ambient = bool(request.scope.get("session")) and bearer(request) is None
+        if ambient and not origin_allowed(request, self.settings):
+            raise Forbidden("This was sent from another site and was refused.")
+        return None

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import live
 from facilitation.domain import ITEM, ROLE, make_command, public
 from facilitation.pushes import JSON_VIEW
 from facilitation.schemas import EventIn, parse
@@ -18,8 +17,7 @@ from facilitation.web.handling import (
     ORJSONResponse,
     authorise,
     create_command,
-    parse_after,
-    parse_epoch,
+    serve_stream,
     services_of,
     update_command,
 )
@@ -104,11 +102,7 @@ def _delete(kind: str) -> Any:
 async def stream(websocket: WebSocket) -> None:
     """``WS /api/events/{event}/stream?after=n``: the event's changes as JSON frames."""
     ctx = await authorise(websocket, READ)  # 404 for an unknown event before accepting
-    after = parse_after(websocket.query_params.get("after"))
-    epoch = parse_epoch(websocket.query_params.get("epoch"))
-    await websocket.accept()
-    await live.stream(websocket, ctx.services, ctx.event_id, JSON_VIEW, ctx.access.room, after, epoch,
-                      access=ctx.access)
+    await serve_stream(websocket, ctx, JSON_VIEW, ctx.access.room)
 
 
 def routes() -> list[Route | WebSocketRoute]:

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, followup, i18n, live
+from facilitation import errors, followup, i18n
 from facilitation.followup_writes import links, open_followup, report, rotate_owner
 from facilitation.pushes import FOLLOWUP_VIEW as ORGANISER_VIEW
 from facilitation.pushes import OWNER_VIEW, card, refresh
@@ -30,8 +30,7 @@ from facilitation.web.handling import (
     Context,
     authorise,
     is_htmx,
-    parse_after,
-    parse_epoch,
+    serve_stream,
 )
 
 if TYPE_CHECKING:
@@ -59,15 +58,16 @@ def owner_language(conn: Request | WebSocket, event: dict[str, Any]) -> str:
 
 
 def owner_here(ctx: Context, conn: Request | WebSocket) -> dict[str, Any]:
-    """The owner in the path, if the caller's link is theirs or the organiser's (403)."""
+    """The owner in the path, if the caller's link is theirs or the organiser's (403);
+    from here on the page speaks the owner's language."""
+    i18n.use(owner_language(conn, ctx.board.event))
     return owner_of(ctx.board, conn.path_params["owner"], ctx.access)
 
 
 async def owner_page(request: Request) -> Response:
     ctx = await authorise(request, READ)
-    i18n.use(owner_language(request, ctx.board.event))
-    services, board, event_id = ctx.services, ctx.board, ctx.event_id
     owner = owner_here(ctx, request)
+    services, board, event_id = ctx.services, ctx.board, ctx.event_id
     base = f"/e/{event_id}/o/{owner['id']}"
     # Each card is rendered (and escaped) by its own template, as pushes render it.
     cards = [Markup(card(services.renderer, board, f, base))  # noqa: S704
@@ -99,9 +99,8 @@ def form_body(form: Any) -> bytes:
 async def owner_report(request: Request) -> Response:
     """A report from the owner's page (the outbox sends it; without JS a plain POST)."""
     ctx = await authorise(request, READ)
-    i18n.use(owner_language(request, ctx.board.event))
-    services, access, board = ctx.services, ctx.access, ctx.board
     owner = owner_here(ctx, request)
+    services, access, board = ctx.services, ctx.access, ctx.board
     base = f"/e/{board.event_id}/o/{owner['id']}"
     form = await request.form()
     try:
@@ -127,12 +126,7 @@ async def owner_report(request: Request) -> Response:
 async def owner_socket(websocket: WebSocket) -> None:
     ctx = await authorise(websocket, READ)
     owner = owner_here(ctx, websocket)
-    after = parse_after(websocket.query_params.get("after"))
-    epoch = parse_epoch(websocket.query_params.get("epoch"))
-    await websocket.accept()
-    view = f"{OWNER_VIEW}:{owner['id']}@{owner_language(websocket, ctx.board.event)}"
-    await live.stream(websocket, ctx.services, ctx.event_id, view, None, after, epoch,
-                      access=ctx.access)
+    await serve_stream(websocket, ctx, f"{OWNER_VIEW}:{owner['id']}@{i18n.current()}")
 
 
 # -- the organiser's follow-up page ----------------------------------------------------------
@@ -193,11 +187,7 @@ async def rotate_form(request: Request) -> Response:
 
 
 async def organiser_socket(websocket: WebSocket) -> None:
-    ctx = await authorise(websocket, FOLLOWUP_PAGE)
-    after = parse_after(websocket.query_params.get("after"))
-    await websocket.accept()
-    await live.stream(websocket, ctx.services, ctx.event_id, ORGANISER_VIEW, None, after,
-                      access=ctx.access)
+    await serve_stream(websocket, await authorise(websocket, FOLLOWUP_PAGE), ORGANISER_VIEW)
 
 
 def routes() -> list[Route | WebSocketRoute]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.responses import JSONResponse
 
-from facilitation import errors, i18n
+from facilitation import errors, i18n, live
 from facilitation.domain import ITEM, ROLE, make_command
 from facilitation.schemas import ItemIn, ItemPatch, RoleIn, RolePatch, changed_fields, parse
 from facilitation.security import (
@@ -30,6 +30,7 @@ from facilitation.security import (
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection, Request
+    from starlette.websockets import WebSocket
 
     from facilitation.domain import Board, Command, Secrets
     from facilitation.security import Access
@@ -141,7 +142,18 @@ def require_same_origin(request: Request) -> None:
         raise errors.Forbidden("This form was sent from another site and was refused.")
 
 
-# -- a socket's resume point -----------------------------------------------------------
+# -- sockets ---------------------------------------------------------------------------
+
+
+async def serve_stream(websocket: WebSocket, ctx: Context, view: str, room: str | None = None) -> None:
+    """Accept an authorised socket and stream the event to it: what it missed since
+    ``after=`` (unless ``epoch=`` says its board is from another store), then live.
+    ``room``: only that room's changes and the event-wide ones (None: every room)."""
+    after = parse_after(websocket.query_params.get("after"))
+    epoch = parse_epoch(websocket.query_params.get("epoch"))
+    await websocket.accept()
+    await live.stream(websocket, ctx.services, ctx.event_id, view, room, after, epoch,
+                      access=ctx.access)
 
 
 def parse_after(raw: str | None) -> int:

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, follow, i18n, live, moderation
+from facilitation import errors, follow, i18n, moderation
 from facilitation.domain import (
     PLENARY_VIEWS,
 )
@@ -34,7 +34,7 @@ from facilitation.schemas import (
     parse,
     whole_number,
 )
-from facilitation.web.handling import MODERATOR_PAGE, authorise, is_htmx, parse_after
+from facilitation.web.handling import MODERATOR_PAGE, Context, authorise, is_htmx, serve_stream
 from facilitation.web.plenary import board_context
 from facilitation.web.tokens import access_links
 
@@ -91,24 +91,24 @@ def live_context(board: Board, presence: dict[str, int], renderer: Renderer) -> 
     return context
 
 
+async def region(ctx: Context) -> dict[str, Any]:
+    """The live region's context: fresh presence counts, likely duplicates compared so far."""
+    presence = await ctx.services.presence.counts(ctx.event_id)
+    await follow.settle(ctx.board)
+    return live_context(ctx.board, presence, ctx.services.renderer)
+
+
 async def moderate_page(request: Request) -> Response:
     ctx = await authorise(request, MODERATOR_PAGE)
-    services, board = ctx.services, ctx.board
-    presence = await services.presence.counts(ctx.event_id)
-    await follow.settle(board)
-    context = live_context(board, presence, services.renderer)
-    context["links"] = access_links(services, board, ctx.secrets)
-    return services.renderer.page(request, "moderate.html", context)
+    context = await region(ctx)
+    context["links"] = access_links(ctx.services, ctx.board, ctx.secrets)
+    return ctx.services.renderer.page(request, "moderate.html", context)
 
 
 async def live_fragment(request: Request) -> Response:
     """The live region, fetched by the page when its socket says the event changed."""
     ctx = await authorise(request, MODERATOR_PAGE)
-    services, board = ctx.services, ctx.board
-    presence = await services.presence.counts(board.event_id)
-    await follow.settle(board)
-    context = live_context(board, presence, services.renderer)
-    return HTMLResponse(services.renderer.render("moderate/live.html", **context))
+    return HTMLResponse(ctx.services.renderer.render("moderate/live.html", **await region(ctx)))
 
 
 async def _done(request: Request, services: Services, event_id: str,
@@ -253,11 +253,7 @@ async def event_form_done(request: Request) -> Response:
 
 
 async def moderate_socket(websocket: WebSocket) -> None:
-    ctx = await authorise(websocket, MODERATOR_PAGE)
-    after = parse_after(websocket.query_params.get("after"))
-    await websocket.accept()
-    await live.stream(websocket, ctx.services, ctx.event_id, VIEW, None, after,
-                      access=ctx.access)
+    await serve_stream(websocket, await authorise(websocket, MODERATOR_PAGE), VIEW)
 
 
 def routes() -> list[Route | WebSocketRoute]:

@@ -14,7 +14,7 @@ import orjson
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, i18n, live, moderation
+from facilitation import errors, i18n, moderation
 from facilitation.domain import ITEM, MESSAGE, ROLE, TIMER, make_command
 from facilitation.plenary import votes_context
 from facilitation.schemas import NAME_MAX
@@ -25,8 +25,7 @@ from facilitation.web.handling import (
     authorise,
     create_command,
     is_htmx,
-    parse_after,
-    parse_epoch,
+    serve_stream,
     update_command,
 )
 
@@ -272,18 +271,13 @@ async def room_socket(websocket: WebSocket) -> None:
     room_id = websocket.path_params["room"]
     ctx = await authorise(websocket, READ, room_id)
     services, event_id, board = ctx.services, ctx.event_id, ctx.board
-    after = parse_after(websocket.query_params.get("after"))
-    epoch = parse_epoch(websocket.query_params.get("epoch"))
-    await websocket.accept()
     # Presence: one person per browser session, however many tabs it has open here.
     person = str(websocket.session.get("sid") or id(websocket))
     # Each language is its own view: rendered once per worker per change per language.
     view = f"room:{room_id}@{i18n.choose(websocket, board.event)}"
     await services.presence.enter(event_id, room_id, person)
     try:
-        await live.stream(
-            websocket, services, event_id, view, room_id, after, epoch,
-            access=ctx.access)
+        await serve_stream(websocket, ctx, view, room_id)
     finally:
         await services.presence.leave(event_id, room_id, person)
 

@@ -17,13 +17,13 @@ import segno
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import follow, followup, live
+from facilitation import follow, followup
 from facilitation.board_models import priorities, roles_grid
 from facilitation.domain import MESSAGE, PLENARY, ROLE, TIMER
 from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
 from facilitation.pushes import PLENARY_VIEW as VIEW
 from facilitation.pushes import refresh
-from facilitation.web.handling import PLENARY_BOARD, authorise, parse_after
+from facilitation.web.handling import PLENARY_BOARD, authorise, serve_stream
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -185,11 +185,8 @@ async def join_codes(request: Request) -> Response:
 
 async def plenary_socket(websocket: WebSocket) -> None:
     ctx = await authorise(websocket, PLENARY_BOARD)
-    after = parse_after(websocket.query_params.get("after"))
     await ctx.services.presence.counts(ctx.event_id)  # warm the counts pushes render with
-    await websocket.accept()
-    await live.stream(websocket, ctx.services, ctx.event_id, VIEW, None, after,
-                      access=ctx.access)
+    await serve_stream(websocket, ctx, VIEW)
 
 
 def routes() -> list[Route | WebSocketRoute]:
