@@ -12,8 +12,9 @@ On the event loop the work runs in slices of at most ``SLICE_SECONDS``, and the
 server answers everyone else between two slices (``settle``): the first look at a
 big board after a start, or a flood of new items, never holds the loop. A page
 that cannot wait longer than ``SETTLE_SECONDS`` is shown what is compared so far
-(``pending`` says how much is left) and fetches again. Off the loop (an export's
-helper process, the command line, tests) a read finishes the work first.
+(``pending`` says how much is left) and fetches again; such a read says
+``partial=True``. Any other read (an export, the command line, a test) finishes
+the work first.
 """
 
 from __future__ import annotations
@@ -136,10 +137,15 @@ class Models:
 
     # -- results, kept until the board changes -----------------------------------------
 
-    def cached(self, name: str, seq: int) -> Any | None:
-        """A result kept for this ``seq``, if the indexes were complete when it was made."""
-        if not _on_loop():
-            self.work(None)  # off the loop, a read is complete
+    def cached(self, name: str, seq: int, partial: bool = False) -> Any | None:
+        """A result kept for this ``seq``, if the indexes were complete when it was made.
+
+        ``partial`` (on the event loop, after ``settle``): read what is compared so far.
+        Otherwise the rest of the work is done first, so a caller that did not settle
+        (an export, the command line, a test) is never silently given half an answer.
+        """
+        if not partial:
+            self.work(None)
         found = self._kept.get(name)
         if found is not None and found[0] == seq and self.pending == 0:
             return found[1]
@@ -148,14 +154,6 @@ class Models:
     def keep(self, name: str, seq: int, value: Any) -> None:
         if self.pending == 0:
             self._kept[name] = (seq, value)
-
-
-def _on_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def models(board: Board) -> Models:

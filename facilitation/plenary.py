@@ -143,17 +143,17 @@ def is_lead(role: str) -> bool:
     return any(re.search(rf"\b{re.escape(w)}\b", words) for w in LEAD_WORDS)
 
 
-def roles_matrix(board: Board) -> dict[str, Any]:
+def roles_matrix(board: Board, *, partial: bool = False) -> dict[str, Any]:
     """Actors x rooms: the roles each actor was given in each room, and the conflicts.
 
     Conflicts: two different actors both *leading* the same responsibility (in any
     rooms), and one actor given different roles for the same responsibility. Alike
     responsibilities come from the board's index (``follow.py``: each role compared
     once, when it arrives); this costs the roles and their alike pairs, and is kept
-    until the board changes.
+    until the board changes. ``partial``: on the event loop, after ``follow.settle``.
     """
     models = follow.models(board)
-    cached: dict[str, Any] | None = models.cached("roles", board.seq)
+    cached: dict[str, Any] | None = models.cached("roles", board.seq, partial)
     if cached is not None:
         return cached
     rooms = board.event.get("rooms", [])
@@ -198,15 +198,15 @@ def roles_matrix(board: Board) -> dict[str, Any]:
 # -- likely duplicates -----------------------------------------------------------------------
 
 
-def suggestions(board: Board, limit: int = 8) -> list[dict[str, Any]]:
+def suggestions(board: Board, limit: int = 8, *, partial: bool = False) -> list[dict[str, Any]]:
     """Pairs of items from different rooms whose texts are alike, most alike first.
 
     Read from the board's index (``follow.py``), which compared each item once when
     it arrived: this costs the pairs found, never the items squared, and is kept
-    until the board changes.
+    until the board changes. ``partial``: on the event loop, after ``follow.settle``.
     """
     models = follow.models(board)
-    kept: list[dict[str, Any]] | None = models.cached(f"suggestions:{limit}", board.seq)
+    kept: list[dict[str, Any]] | None = models.cached(f"suggestions:{limit}", board.seq, partial)
     if kept is not None:
         return kept
     pairs: list[dict[str, Any]] = []

@@ -187,3 +187,17 @@ def test_a_board_nobody_reads_keeps_a_bounded_journal(overflow: bool,
     b = ev.item("r1", "Set up a joint contact list for the ports")
     assert ev.board.journal is None if overflow else len(ev.board.journal or []) == 11
     assert [{i["id"] for i in p["items"]} for p in plenary.suggestions(ev.board)] == [{a, b}]
+
+
+async def test_a_read_on_the_loop_is_complete_unless_it_asks_for_what_is_compared_so_far() -> None:
+    ev = Events()
+    a = ev.item("r0", "Set up a joint contact list for ports and municipalities")
+    b = ev.item("r1", "Set up joint contact list for the ports and municipalities")
+    # A caller that did not settle (an export rendered in the server, a test) gets it all.
+    follow.models(ev.board)
+    assert [{i["id"] for i in p["items"]} for p in plenary.suggestions(ev.board)] == [{a, b}]
+    c = ev.item("r2", "Set up a joint contact list for ports and the municipalities")
+    assert len(plenary.suggestions(ev.board, partial=True)) == 1  # c not compared yet
+    assert await follow.settle(ev.board)
+    assert len(plenary.suggestions(ev.board, partial=True)) == 3
+    assert c

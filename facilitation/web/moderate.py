@@ -76,7 +76,7 @@ def live_context(board: Board, presence: dict[str, int], renderer: Renderer) -> 
         if action.kind == "item":
             items_by_room.setdefault(action.rooms[0], []).append(action)
     context.update(
-        suggestions=suggestions(board),
+        suggestions=suggestions(board, partial=True),  # its handlers settle first
         # Items still to compare: the region shows what is found so far and asks again.
         comparing=follow.pending(board),
         items_by_room=items_by_room,

@@ -115,7 +115,7 @@ async def merge_suggestions(request: Request) -> Response:
         {"items": [p["items"][0]["id"], p["items"][1]["id"]],
          "texts": [p["items"][0]["text"], p["items"][1]["text"]],
          "rooms": [p["items"][0]["room"], p["items"][1]["room"]], "score": p["score"]}
-        for p in suggestions(board)
+        for p in suggestions(board, partial=True)
     ])
 
 

@@ -60,7 +60,8 @@ VIEWS: dict[str, View] = {
     "spotlight": View("plenary/spotlight.html", fit_max=8.0),
     "goals": View("plenary/goals.html", lambda board, _: {"goals": goal_matrix(board)}),
     "roles": View("plenary/roles.html",
-                  lambda board, _: {"grid": roles_grid(board, roles_matrix(board))}),
+                  # partial: the handlers settle the comparisons first (_settle_roles).
+                  lambda board, _: {"grid": roles_grid(board, roles_matrix(board, partial=True))}),
     # sorted() is stable: actions of as many votes stay in the order they were added.
     "priorities": View("plenary/priorities.html", lambda board, ranked: {
         "ranking": priorities(board, sorted(ranked, key=lambda a: -a.votes))}),
@@ -121,10 +122,12 @@ def board_context(board: Board, presence: dict[str, int], shown: bool = True) ->
 
 
 async def _settle_roles(board: Board) -> None:
-    """The roles view reads alike responsibilities: compared in slices, off the clock
-    of everyone else (``follow.py``); the board shows what is compared so far."""
+    """The roles view reads alike responsibilities: compared in slices, between which
+    the server answers everyone else (``follow.py``). A projector can wait a second for
+    them (it refreshes at most every 400 ms); past that it shows what is compared so far,
+    and the next change refreshes it."""
     if board.singleton(PLENARY).get("view") == "roles":
-        await follow.settle(board)
+        await follow.settle(board, wait=1.0)
 
 
 async def plenary_page(request: Request) -> Response:
