@@ -23,13 +23,14 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from functools import cache
 from gettext import NullTranslations
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.support import Translations
+
+from facilitation.assets import PACKAGE, TRANSLATIONS
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -40,9 +41,6 @@ DEFAULT = "en"
 COOKIE = "facilitation_lang"
 DOMAIN = "messages"
 
-_PACKAGE = Path(__file__).resolve().parent
-_INSIDE = _PACKAGE / "translations"
-TRANSLATIONS = _INSIDE if _INSIDE.is_dir() else _PACKAGE.parent / "translations"
 
 _current: ContextVar[str | None] = ContextVar("facilitation_language", default=None)
 
@@ -178,7 +176,7 @@ def extract() -> Any:
     sources = [
         (root / "templates", [("**.html", "jinja2")],
          {"**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}),
-        (_PACKAGE, [("**.py", "python")], {}),
+        (PACKAGE, [("**.py", "python")], {}),
     ]
     for folder, method_map, options in sources:
         for filename, lineno, message, comments, context in extract_from_dir(

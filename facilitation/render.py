@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -19,23 +18,12 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from facilitation import i18n, pushes
+from facilitation.assets import STATIC, TEMPLATES
 from facilitation.domain import Board, Change
 from facilitation.pushes import JSON_VIEW
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-
-PACKAGE = Path(__file__).resolve().parent
-
-
-def asset_dir(name: str) -> Path:
-    """``templates``/``static`` inside an installed wheel, else beside the package."""
-    inside = PACKAGE / name
-    return inside if inside.is_dir() else PACKAGE.parent / name
-
-
-TEMPLATES = asset_dir("templates")
-STATIC = asset_dir("static")
 
 # Rendered entries kept for reuse (about 2 KB each): a room of a few hundred
 # entries in several languages, for every room of a large event.

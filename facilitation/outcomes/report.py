@@ -19,6 +19,7 @@ from functools import cache
 import jinja2
 from markupsafe import Markup
 
+from facilitation.assets import STATIC, TEMPLATES
 from facilitation.outcomes.model import Action, Merged, Outcomes, Role, RoleConflict
 from facilitation.outcomes.safety import md_cell, md_escape, md_text, one_line, printable
 from facilitation.outcomes.words import Words
@@ -200,8 +201,6 @@ def markdown(o: Outcomes) -> bytes:
 
 @cache
 def _environment() -> jinja2.Environment:
-    from facilitation.render import TEMPLATES
-
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
         trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
@@ -215,8 +214,6 @@ def _environment() -> jinja2.Environment:
 
 @cache
 def report_css() -> str:
-    from facilitation.render import STATIC
-
     return (STATIC / "outcomes-report.css").read_text(encoding="utf-8")
 
 
