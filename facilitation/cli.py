@@ -249,6 +249,48 @@ def import_(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _reading(settings: config.Settings, job: Any) -> Any:
+    """``job(services)`` on a store opened for reading only: ``links`` and ``events`` run
+    beside the server, which holds the embedded store's data folder (its lock)."""
+    if settings.redis_url:
+        return await _with_services(settings, job)
+    import sqlite3
+
+    from facilitation.broker.memory import MemoryBroker
+    from facilitation.render import Renderer
+    from facilitation.services import Services
+    from facilitation.store.sqlite import SQLiteStore
+
+    class ReadOnly(SQLiteStore):
+        """No lock, no writer: a read-only connection to a file another process writes
+        (SQLite's WAL lets it read while that one writes)."""
+
+        async def connect(self) -> None:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+
+            def open_read_only() -> None:
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                           isolation_level=None)
+
+            await self._run(open_read_only)
+
+        async def disconnect(self) -> None:
+            if self._db is not None:
+                await self._run(self._db.close)
+                self._db = None
+            self._thread.shutdown(wait=True)
+
+    if not settings.database_path.exists():
+        raise SystemExit(f"facilitation: no database in {settings.data_dir} yet")
+    services = Services.build(settings, Renderer())
+    services.store = store = ReadOnly(settings.database_path, MemoryBroker())
+    await store.connect()
+    try:
+        return await job(services)
+    finally:
+        await store.disconnect()
+
+
 def links(args: argparse.Namespace) -> int:
     """Print an event's links (organiser, plenary, every room), on demand: the one
     command that writes tokens to standard output without being asked to make them."""
@@ -261,7 +303,7 @@ def links(args: argparse.Namespace) -> int:
 
     settings, _ = config.with_secrets(config.from_environ())
     try:
-        event = asyncio.run(_with_services(settings, job))
+        event = asyncio.run(_reading(settings, job))
     except errors.HTTPError as error:
         print(f"facilitation: {error.message}", file=sys.stderr)
         return 1
@@ -279,7 +321,7 @@ def events(args: argparse.Namespace) -> int:
         return found
 
     settings, _ = config.with_secrets(config.from_environ())
-    for event_id, title in asyncio.run(_with_services(settings, job)):
+    for event_id, title in asyncio.run(_reading(settings, job)):
         print(f"{event_id}  {title}")
     return 0
 

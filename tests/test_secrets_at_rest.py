@@ -140,5 +140,5 @@ def test_a_database_made_before_the_rule_becomes_owner_only(tmp_path: Path, old_
     cli(["create-event", "--title", "Before", "--room", "A"], data)
     os.chmod(data, 0o755)  # noqa: S103 - as a folder made before the rule was
     os.chmod(data / "facilitation.sqlite3", 0o644)
-    cli(["events"], data)
+    cli(["create-event", "--title", "After", "--room", "A"], data)  # opens it for writing
     assert mode(data) == 0o700 and mode(data / "facilitation.sqlite3") == 0o600
