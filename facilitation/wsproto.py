@@ -10,16 +10,24 @@ stays uvicorn's. Without it (another server), sockets use the ASGI path.
 
 The transport's own buffer is the per-socket bound: a socket whose unsent
 bytes pass the limit is closed (1013) and catches up when it reconnects.
+
+``DirectWriter.close`` uses the sans-I/O protocol's attributes (``conn``,
+``close_sent``, ``queue``, ``read_paused``, ``close_timer``, ``transport``,
+``loop``): uvicorn's internals, as used here from 0.53 (the first release whose
+own close keeps ``close_timer`` and that answers a refused handshake properly)
+to 0.55. pyproject.toml bounds uvicorn to that range; a new release is admitted
+once the stream and socket tests pass on it (CI also runs them on the lowest
+allowed versions, see .ci/run).
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
 
 SCOPE_KEY = "facilitation.direct"
 
@@ -86,16 +94,9 @@ def writer_of(scope: Mapping[str, Any]) -> DirectWriter | None:
 
 
 def text_frame(text: str) -> bytes:
-    """One unmasked, unfragmented websocket text frame (RFC 6455 section 5.2)."""
-    payload = text.encode()
-    length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", 0x81, length)
-    elif length < 1 << 16:
-        header = struct.pack("!BBH", 0x81, 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, length)
-    return header + payload
+    """One unmasked, unfragmented websocket text frame (servers never mask), as the
+    websockets library serializes it: the same bytes uvicorn's protocol would send."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 def text_of(frame: bytes) -> str:

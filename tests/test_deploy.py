@@ -224,3 +224,28 @@ def test_docker_compose_builds_and_serves_on_redis_with_several_workers() -> Non
     finally:
         subprocess.run([*files, "down", "-v"], capture_output=True, timeout=300, env=env)
         override.unlink(missing_ok=True)
+
+
+def test_ci_pins_exactly_the_floors_of_the_runtime_dependencies() -> None:
+    """.ci/lowest.txt (what CI runs the stream and socket tests on) is pyproject.toml's
+    floors, one for each runtime dependency: a raised floor cannot go untested."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    floors = {}
+    for raw in declared:
+        requirement = Requirement(raw)
+        lowest = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        assert lowest, f"{raw}: no floor"
+        floors[requirement.name.lower()] = lowest[0]
+    pinned = {}
+    for line in (ROOT / ".ci" / "lowest.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pinned[name.strip().lower()] = version.strip()
+    assert set(pinned) == set(floors)
+    for name, floor in floors.items():
+        assert Version(pinned[name]) == Version(floor), (name, floor, pinned[name])
