@@ -223,6 +223,12 @@
     }, PAGE_MS);
   }
 
+  // For the browser tests: turn to a page now (as the rhythm would), and how many there are.
+  window.facilitationBoard = {
+    pages: function () { return pageCount; },
+    show: function (n) { var v = view(); if (v && n < pageCount) { page = n; show(v, n); } }
+  };
+
   var queued = false;
   function refit() {
     if (queued) return;

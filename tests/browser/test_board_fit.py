@@ -75,6 +75,19 @@ async def measure(page: Page) -> dict[str, Any]:
     return found
 
 
+async def every_page_fits(page: Page) -> list[list[str]]:
+    """Turn to each page in turn: each fits; the texts of the items each page shows."""
+    texts = []
+    pages = await page.evaluate("() => window.facilitationBoard.pages()")
+    for n in range(pages):
+        await page.evaluate("(n) => window.facilitationBoard.show(n)", n)
+        assert_fits(await page.evaluate(MEASURE))
+        texts.append(await page.locator(
+            "#plenary-view [data-page-item]:not([hidden])").all_inner_texts())
+    await page.evaluate("() => window.facilitationBoard.show(0)")
+    return texts
+
+
 def assert_fits(m: dict[str, Any]) -> None:
     assert m["scroll"] is False, m
     assert m["small"] == [], m
@@ -236,6 +249,23 @@ async def test_counts_questions_meters_and_live_updates(
     # board's readable floor at 1080p (2.2 % of the height), on one page.
     assert m["action"] >= 23.7 and m["pages"] == 1, m
 
+    # No horizontal overflow, ever: not even from words longer than a column.
+    long = "Totalforsvarsberedskapskoordineringsmekanismeutviklingsprosjekt" * 3
+    answer = await client.post(
+        f"/api/events/{eid}/rooms/{room['id']}/items", headers=auth(room["join_token"]),
+        json=item_body(f"{long} {long}", owner=long, due="2027-10-01"))
+    assert answer.status_code == 201
+    await expect(column.locator(".pl-counts")).to_contain_text("6 actions")
+    await measure(page)
+    seen = await every_page_fits(page)
+    assert any(long in text for texts in seen for text in texts)
+    for view in ("spotlight", "priorities"):
+        await show(client, event, page, view, spotlight=room["id"])
+        await measure(page)
+        seen = await every_page_fits(page)
+        assert any(long in text for texts in seen for text in texts)
+    await show(client, event, page, "rooms")
+
     # The dark theme, chosen on the moderator page, reaches the board live.
     moderator = await (await new_context(viewport={"width": 1440, "height": 900})).new_page()
     moderator.on("pageerror", lambda exc: problems.append(f"moderator: {exc}"))
@@ -283,9 +313,10 @@ async def test_six_rooms_of_ten_actions_page_themselves(
         second = await page.locator(
             "#plenary-view [data-page-item]:not([hidden])").all_inner_texts()
         assert second != first
-    # Every action is on some page: the pages cover the whole ranking.
-    ranks = await page.locator("#plenary-view .pl-rank").count()
-    assert ranks == 60
+    # Every page fits, and the pages cover the whole ranking, each action once.
+    seen = await every_page_fits(page)
+    ranked = [text for texts in seen for text in texts]
+    assert len(ranked) == 60 and len(set(ranked)) == 60
     assert problems == []
 
 
