@@ -47,6 +47,14 @@ async def _with_services(settings: config.Settings, job: Any) -> Any:
         await services.stop()
 
 
+def run_job(job: Any, reading: bool = False) -> Any:
+    """Run ``job(services)`` against the store the environment names (``reading``: opened
+    for reading only, beside a running server); a refusal on the way (no such event,
+    invalid input) is told by ``main``."""
+    settings, _ = config.with_secrets(config.from_environ())
+    return asyncio.run((_reading if reading else _with_services)(settings, job))
+
+
 async def _create(services: Any, body: EventIn) -> dict[str, Any]:
     event_id, secrets = await services.create_event(body)
     board = await services.board(event_id)
@@ -142,27 +150,14 @@ def parse_room(raw: str) -> RoomIn:
 
 
 def create_event(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    settings, _ = config.with_secrets(config.from_environ())
-    try:
-        body = EventIn(
-            title=args.title, rooms=[parse_room(r) for r in args.room], goals=args.goal or []
-        )
-    except ValidationError as error:
-        print(f"facilitation: {error.errors()[0]['msg']}", file=sys.stderr)
-        return 2
-    event = asyncio.run(_with_services(settings, lambda s: _create(s, body)))
-    print_event(event)
+    body = EventIn(title=args.title, rooms=[parse_room(r) for r in args.room], goals=args.goal or [])
+    print_event(run_job(lambda s: _create(s, body)))
     return 0
 
 
 def edit_event(args: argparse.Namespace) -> int:
     """Rename an event, add rooms and plan goals (the moderator page's settings, scripted)."""
-    from pydantic import ValidationError
-
-    from facilitation import errors, moderation
-    from facilitation.domain import DomainError
+    from facilitation import moderation
     from facilitation.outcomes.safety import one_line
     from facilitation.schemas import EventPatch, GoalEdit, RoomEdit
 
@@ -183,34 +178,18 @@ def edit_event(args: argparse.Namespace) -> int:
         secrets = await services.secrets(args.event)
         return services.event_json(board, secrets, None)  # type: ignore[no-any-return]
 
-    settings, _ = config.with_secrets(config.from_environ())
-    try:
-        event = asyncio.run(_with_services(settings, job))
-    except ValidationError as error:
-        print(f"facilitation: {error.errors()[0]['msg']}", file=sys.stderr)
-        return 2
-    except (errors.HTTPError, DomainError) as error:
-        print(f"facilitation: {error.message}", file=sys.stderr)
-        return 1
-    print_event(event)
+    print_event(run_job(job))
     return 0
 
 
 def export(args: argparse.Namespace) -> int:
     """Write one outcomes format of an event, exactly as the API serves it."""
-    from facilitation import errors
     from facilitation.outcomes.transfer import export_event
 
     if args.output is None and args.format == "xlsx" and sys.stdout.isatty():
         print("facilitation: xlsx is a binary file: give -o FILE", file=sys.stderr)
         return 2
-    settings, _ = config.with_secrets(config.from_environ())
-    try:
-        result = asyncio.run(_with_services(
-            settings, lambda s: export_event(s, args.event, args.format)))
-    except errors.HTTPError as error:
-        print(f"facilitation: {error.message}", file=sys.stderr)
-        return 1
+    result = run_job(lambda s: export_event(s, args.event, args.format))
     if args.output is None:
         sys.stdout.buffer.write(result.body)
         sys.stdout.flush()
@@ -239,9 +218,8 @@ def import_(args: argparse.Namespace) -> int:
         board = await services.board(event_id)
         return services.event_json(board, secrets, None)  # type: ignore[no-any-return]
 
-    settings, _ = config.with_secrets(config.from_environ())
     try:
-        event = asyncio.run(_with_services(settings, job))
+        event = run_job(job)
     except BadExport as error:
         print(f"facilitation: {args.file}: {error}", file=sys.stderr)
         return 2
@@ -294,20 +272,13 @@ async def _reading(settings: config.Settings, job: Any) -> Any:
 def links(args: argparse.Namespace) -> int:
     """Print an event's links (organiser, plenary, every room), on demand: the one
     command that writes tokens to standard output without being asked to make them."""
-    from facilitation import errors
 
     async def job(services: Any) -> dict[str, Any]:
         board = await services.board(args.event)
         secrets = await services.secrets(args.event)
         return services.event_json(board, secrets, None)  # type: ignore[no-any-return]
 
-    settings, _ = config.with_secrets(config.from_environ())
-    try:
-        event = asyncio.run(_reading(settings, job))
-    except errors.HTTPError as error:
-        print(f"facilitation: {error.message}", file=sys.stderr)
-        return 1
-    print_event(event)
+    print_event(run_job(job, reading=True))
     return 0
 
 
@@ -320,15 +291,13 @@ def events(args: argparse.Namespace) -> int:
             found.append((event_id, str(board.event.get("title", ""))))
         return found
 
-    settings, _ = config.with_secrets(config.from_environ())
-    for event_id, title in asyncio.run(_reading(settings, job)):
+    for event_id, title in run_job(job, reading=True):
         print(f"{event_id}  {title}")
     return 0
 
 
 def follow_up(args: argparse.Namespace) -> int:
     """Open follow-up (as the organiser's page does) and print each owner's link to send."""
-    from facilitation import errors
     from facilitation.followup_writes import links, open_followup
 
     same = [[n.strip() for n in group.split(";") if n.strip()] for group in args.same or []]
@@ -337,12 +306,7 @@ def follow_up(args: argparse.Namespace) -> int:
         board, secrets = await open_followup(services, args.event, same)
         return links(services, board, secrets)
 
-    settings, _ = config.with_secrets(config.from_environ())
-    try:
-        owners = asyncio.run(_with_services(settings, job))
-    except errors.HTTPError as error:
-        print(f"facilitation: {error.message}", file=sys.stderr)
-        return 1
+    owners = run_job(job)
     print()
     for owner in owners:
         print(f"  {owner['name']} ({owner['actions']}): {owner['url']}")
@@ -404,13 +368,20 @@ def main(argv: list[str] | None = None) -> int:
     follow.set_defaults(func=follow_up)
 
     args = parser.parse_args(argv)
+    from pydantic import ValidationError
+
+    from facilitation.domain import DomainError
     from facilitation.store.sqlite_support import DataFolderInUse
 
     try:
         return int(args.func(args))
-    except DataFolderInUse as error:
-        print(f"facilitation: {error}", file=sys.stderr)
+    except (DataFolderInUse, ValidationError) as error:
+        said = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
+        print(f"facilitation: {said}", file=sys.stderr)
         return 2
+    except (HTTPError, DomainError) as error:
+        print(f"facilitation: {error.message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
