@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from facilitation.security import PLENARY
 from facilitation.web.handling import (
     MODERATE,
     ORJSONResponse,
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from facilitation.domain import Board, Secrets
     from facilitation.security import Access
     from facilitation.services import Services
-
-PLENARY = "plenary"
 
 
 def access_links(services: Services, board: Board, secrets: Secrets) -> list[dict[str, str]]:
