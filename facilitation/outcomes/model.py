@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from facilitation.domain import ITEM, MERGE, ROLE, VOTE, Board, Entity, public
+from facilitation.domain import EVENT, ITEM, MERGE, ROLE, VOTE, Board, Entity, public
 from facilitation.outcomes.progress import (
     NOT_REPORTED,
     FollowUp,
@@ -419,7 +419,13 @@ def _roles_matrix(board: Board, rooms: list[Room], roles: list[Role]
     from facilitation.plenary import roles_matrix
 
     by_id = {r.id: r for r in roles}
-    matrix = roles_matrix(board)
+    # The plenary's read model on a board of the event and its roles only: on a whole
+    # board it would also index every item for likely duplicates (follow.py), seconds
+    # of work for 10,000 items that the outcomes never read.
+    keep = (f"{EVENT}:", f"{ROLE}:")
+    roles_only = Board(board.event_id, board.seq,
+                       {k: v for k, v in board.entities.items() if k.startswith(keep)})
+    matrix = roles_matrix(roles_only)
     conflicts = tuple(
         RoleConflict(c["kind"], by_id[c["roles"][0]["id"]], by_id[c["roles"][1]["id"]],
                      _text(c.get("responsibility")))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterable
+from copy import copy
 from datetime import date, datetime
 from typing import Any
 
@@ -86,6 +87,7 @@ class Sheet:
         self.ws: WriteOnlyWorksheet = book.create_sheet(title[:31])
         self.widths = widths
         self.row = 0
+        self.styles: dict[tuple[int, int, bool, str], Any] = {}
         for n, width in enumerate(widths, start=1):
             self.ws.column_dimensions[get_column_letter(n)].width = width
         setup = self.ws.page_setup
@@ -96,25 +98,39 @@ class Sheet:
         self.ws.sheet_properties.pageSetUpPr.fitToPage = True
         self.ws.print_options.gridLines = True
 
-    def cell(self, value: Cell, font: Font = BODY) -> WriteOnlyCell:
+    def cell(self, value: Cell, font: Font = BODY, fill: PatternFill | None = None
+             ) -> WriteOnlyCell:
+        quote, number_format = False, "General"
         if isinstance(value, str):
             text = ILLEGAL_CHARACTERS_RE.sub("", printable(value))
-            cell = WriteOnlyCell(self.ws, value=text)
-            if dangerous(text):
-                # A string, said twice: the cell type, and the style a person gets by
-                # typing an apostrophe first (which then does not show).
-                cell.data_type = "s"
-                cell.quotePrefix = True
+            # A string, said twice: the cell type, and the style a person gets by typing
+            # an apostrophe first (which then does not show).
+            quote = dangerous(text)
+            value = text
         elif isinstance(value, datetime | date) and not 1900 <= value.year <= 9999:
-            cell = WriteOnlyCell(self.ws, value=value.isoformat())  # no serial date exists
+            value = value.isoformat()  # no serial date exists for it
+        elif isinstance(value, datetime):
+            number_format = "yyyy-mm-dd hh:mm"
+        elif isinstance(value, date):
+            number_format = "yyyy-mm-dd"
+        cell = WriteOnlyCell(self.ws, value=value)
+        if quote:
+            cell.data_type = "s"
+        # Setting a style looks it up by hash in the workbook's lists, which costs more
+        # than writing the cell: each distinct style is made once, then copied.
+        key = (id(font), id(fill), quote, number_format)
+        style = self.styles.get(key)
+        if style is None:
+            cell.font = font
+            cell.alignment = WRAP if font in (BODY, BOLD) else NO_WRAP
+            cell.number_format = number_format
+            if quote:
+                cell.quotePrefix = True
+            if fill is not None:
+                cell.fill = fill
+            self.styles[key] = copy(cell._style)
         else:
-            cell = WriteOnlyCell(self.ws, value=value)
-            if isinstance(value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-            elif isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
-        cell.font = font
-        cell.alignment = WRAP if font in (BODY, BOLD) else NO_WRAP
+            cell._style = copy(style)
         return cell
 
     def append(self, values: list[Cell], font: Font = BODY, fill: PatternFill | None = None,
@@ -126,11 +142,7 @@ class Sheet:
             height = min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT + 3)
         if height is not None:
             self.ws.row_dimensions[self.row].height = height
-        cells = [self.cell(v, font) for v in values]
-        if fill is not None:
-            for cell in cells:
-                cell.fill = fill
-        self.ws.append(cells)
+        self.ws.append([self.cell(v, font, fill) for v in values])
         return self.row
 
     def header(self, names: list[str]) -> int:
