@@ -212,7 +212,7 @@ class MessageIn(Strict):
 
 class VoteIn(Strict):
     item: str = Field(min_length=1, max_length=64)
-    voter: OptionalName = ""  # API clients name the person; pages use the browser session
+    voter: OptionalName = ""  # the organiser names the person (a proxy vote); pages use the session
 
 
 # -- follow-up after the event -------------------------------------------------------------

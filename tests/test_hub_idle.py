@@ -13,7 +13,7 @@ import asyncio
 from pathlib import Path
 
 from facilitation.broker.memory import MemoryBroker
-from facilitation.hub import Hubs, Listener
+from facilitation.hub import EventHub, Hubs, Listener
 from facilitation.store.sqlite import SQLiteStore
 from tests.test_store_contract import create, new_event
 
@@ -37,8 +37,8 @@ async def test_a_socket_never_joins_a_hub_the_idle_timer_stopped(tmp_path: Path)
             assert not joined.stopped and joining in joined.listeners, round_
             seq = (await store.append(event_id, create(f"i{round_}"))).change.seq
 
-            async def follows(seq: int = seq) -> None:
-                while joined.board.seq < seq:  # noqa: ASYNC110 - the hub applies it on its own
+            async def follows(hub: EventHub = joined, seq: int = seq) -> None:
+                while hub.board.seq < seq:  # noqa: ASYNC110 - the hub applies it on its own
                     await asyncio.sleep(0.01)
 
             await asyncio.wait_for(follows(), 5)
