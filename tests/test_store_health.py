@@ -51,11 +51,12 @@ async def test_a_second_process_on_the_folder_is_refused_however_it_starts(tmp_p
             capture_output=True, text=True, timeout=60)
         assert served.returncode == 2
         assert "already in use" in served.stderr and "FACILITATION_REDIS_URL" in served.stderr
-        # A command line tool on the same folder too.
-        listed = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "facilitation.cli", "events"], env=env,
-            capture_output=True, text=True, timeout=60)
-        assert listed.returncode == 2 and "already in use" in listed.stderr
+        # A command that writes too (one that only reads opens the file read-only beside).
+        made = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "facilitation.cli", "create-event",
+                             "--title", "T", "--room", "R"],
+            env=env, capture_output=True, text=True, timeout=60)
+        assert made.returncode == 2 and "already in use" in made.stderr
     finally:
         await first.stop()
     # Once the first one has stopped, the folder serves again.
