@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -87,9 +88,30 @@ async def test_a_bad_file_creates_nothing(server: Server, hostile: Hostile,
     assert await services.store.event_ids() == before
 
 
-def cli(args: list[str], server: Server) -> subprocess.CompletedProcess[bytes]:
-    """The command line on the server's own store (its SQLite file, or its Redis)."""
-    environ = {**os.environ, "FACILITATION_DATA_DIR": str(server.settings.data_dir)}
+def store_for_cli(server: Server, tmp_path: Path) -> Path:
+    """Where the command line can read the server's store.
+
+    Redis: the server's own. SQLite: the embedded store serves one process at a time
+    (the running server holds its folder), so a consistent copy made with SQLite's
+    backup API, as an operator would copy it, in a folder of its own.
+    """
+    if server.settings.redis_url:
+        return server.settings.data_dir
+    folder = tmp_path / "copy"
+    folder.mkdir(exist_ok=True)
+    source = sqlite3.connect(server.settings.database_path)
+    target = sqlite3.connect(folder / "facilitation.sqlite3")
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return folder
+
+
+def cli(args: list[str], server: Server, folder: Path) -> subprocess.CompletedProcess[bytes]:
+    """The command line on ``folder`` (``store_for_cli``), or the server's Redis."""
+    environ = {**os.environ, "FACILITATION_DATA_DIR": str(folder)}
     environ.pop("FACILITATION_REDIS_URL", None)
     if server.settings.redis_url:
         environ["FACILITATION_REDIS_URL"] = server.settings.redis_url
@@ -99,9 +121,11 @@ def cli(args: list[str], server: Server) -> subprocess.CompletedProcess[bytes]:
 
 async def test_cli_export_writes_what_the_api_serves(server: Server, client: httpx.AsyncClient,
                                                      hostile: Hostile, tmp_path: Path) -> None:
+    folder = store_for_cli(server, tmp_path)
     for fmt in ("csv", "roles.csv", "md", "ics"):
         target = tmp_path / f"out.{fmt}"
-        result = cli(["export", hostile.event["id"], "--format", fmt, "-o", str(target)], server)
+        result = cli(["export", hostile.event["id"], "--format", fmt, "-o", str(target)], server,
+                     folder)
         assert result.returncode == 0, result.stderr
         served = await outcomes(client, hostile.event["id"], hostile.token, fmt)
         if fmt in ("md", "ics"):  # they say when they were exported
@@ -109,11 +133,11 @@ async def test_cli_export_writes_what_the_api_serves(server: Server, client: htt
             assert stamp.sub(b"", target.read_bytes()) == stamp.sub(b"", served)
         else:
             assert target.read_bytes() == served
-    result = cli(["export", hostile.event["id"], "--format", "json"], server)
+    result = cli(["export", hostile.event["id"], "--format", "json"], server, folder)
     assert result.returncode == 0
     served = await outcomes(client, hostile.event["id"], hostile.token)
     assert {**orjson.loads(result.stdout), "exported_at": ""} == {**served, "exported_at": ""}
-    missing = cli(["export", "no-such-event", "--format", "csv"], server)
+    missing = cli(["export", "no-such-event", "--format", "csv"], server, folder)
     assert missing.returncode == 1 and b"no such event" in missing.stderr.lower()
 
 
@@ -122,14 +146,18 @@ async def test_cli_import_prints_the_new_links(server: Server, client: httpx.Asy
     original = await outcomes(client, hostile.event["id"], hostile.token)
     source = tmp_path / "outcomes.json"
     source.write_bytes(orjson.dumps(original))
-    result = cli(["import", str(source)], server)
+    folder = store_for_cli(server, tmp_path)
+    result = cli(["import", str(source)], server, folder)
     assert result.returncode == 0, result.stderr
     out = result.stdout.decode()
     found = re.search(r"/e/([0-9a-f]+)/moderate\?t=(\S+)", out)
     assert found and out.count("/r/") == 3
-    event_id, token = found.groups()
-    assert comparable(await outcomes(client, event_id, token)) == comparable(original)
+    event_id, _ = found.groups()
+    # Read back where it was imported (the copy, or the server's Redis).
+    exported = cli(["export", event_id, "--format", "json"], server, folder)
+    assert exported.returncode == 0, exported.stderr
+    assert comparable(orjson.loads(exported.stdout)) == comparable(original)
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": 99}')
-    result = cli(["import", str(bad)], server)
+    result = cli(["import", str(bad)], server, folder)
     assert result.returncode == 2 and b"schema" in result.stderr
