@@ -43,12 +43,20 @@ def first_page_with(pages: list[str], needle: str) -> int:
     return next(n for n, text in enumerate(flat, start=1) if " ".join(needle.split()) in text)
 
 
-@pytest.mark.parametrize("language", ["en", "nb"])
+@pytest.mark.parametrize(("language", "followed_up"), [("en", False), ("nb", False), ("en", True)])
 async def test_the_summary_fills_pages_one_and_two_of_at_most_twelve(
-        server: Server, new_context: Any, tmp_path: Path, language: str) -> None:
+        server: Server, new_context: Any, tmp_path: Path, language: str, followed_up: bool
+) -> None:
     if not (shutil.which("pdfinfo") and shutil.which("pdftotext")):
         pytest.skip("poppler-utils (pdfinfo, pdftotext) is not installed")
     board = sample.board(language)
+    if followed_up:  # owners reported on some actions after the event
+        log = sample.Log()
+        log.board = board
+        for item in ("i003", "i004", "i005", "i010", "i020"):
+            log.do("progress", "create", item, None, {
+                "status": "in_progress", "progress": 40, "by": "owner",
+                "note": "Meeting held; agreement drafted, waiting for the county"})
     # Off the event loop, as the server renders exports: on the loop, the roles matrix
     # would answer with the conflicts compared so far (follow.py).
     o = await asyncio.to_thread(build, board, AT)
