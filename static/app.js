@@ -230,6 +230,24 @@
     });
   }
 
+  // A pushed deletion of an entry this page no longer shows (the form's own answer
+  // removed it first) is already true: dropped, so htmx does not log it as an error.
+  // An htmx extension, because the ws extension reads the message before our events
+  // could change it, and then runs the extensions' transformResponse.
+  if (window.htmx) {
+    htmx.defineExtension("quiet-delete", {
+      transformResponse: function (text) {
+        if (!text || text.indexOf('hx-swap-oob="delete"') < 0) return text;
+        var template = document.createElement("template");
+        template.innerHTML = text;
+        template.content.querySelectorAll('[hx-swap-oob="delete"][id]').forEach(function (el) {
+          if (!$(el.id)) el.remove();
+        });
+        return template.innerHTML;
+      }
+    });
+  }
+
   // The socket URL carries the last seq this page has, so a reconnect replays
   // exactly what it missed. Installed now, not on DOMContentLoaded: htmx opens
   // the first socket in its own DOMContentLoaded handler, before ours runs.
@@ -313,7 +331,9 @@
         var plain = Array.prototype.filter.call(toasts.querySelectorAll(".toast"), function (el) {
           return !el.querySelector("button") && !el.contains(document.activeElement);
         });
-        plain.slice(0, Math.max(0, plain.length - 2)).forEach(function (el) { el.remove(); });
+        // (In the room page's bar, one: the bar stays small.)
+        var keep = toasts.closest(".topbar") ? 1 : 2;
+        plain.slice(0, Math.max(0, plain.length - keep)).forEach(function (el) { el.remove(); });
       }).observe(toasts, {childList: true});
     }
     // After a delete the focused button is gone with its entry: hand the focus to
@@ -376,22 +396,86 @@
       if (slot) {
         var entry = slot.closest(".entry");
         slot.innerHTML = "";
-        var focusBack = entry && entry.querySelector(".entry-actions a, .entry-actions button");
+        var focusBack = entry && entry.querySelector(".entry-menu summary");
         if (focusBack) focusBack.focus();
       }
     });
-    // Focus the first field of an edit form when it opens.
+    // Focus the first field of an edit form when it opens (its entry's menu closes).
     document.body.addEventListener("htmx:afterSwap", function (event) {
       var slot = event.detail.target;
       if (slot && slot.classList && slot.classList.contains("edit-slot")) {
+        var owner = slot.closest(".entry");
+        var menu = owner && owner.querySelector("details.entry-menu[open]");
+        if (menu) menu.open = false;
         var field = slot.querySelector("textarea, input:not([type=hidden])");
         if (field) field.focus();
       }
+    });
+    wireMenus();
+    wireDates();
+    document.querySelectorAll("a[data-jump]").forEach(function (link) {
+      // To the add form's first field itself, not only its place on the page.
+      link.addEventListener("click", function (event) {
+        var field = $((link.getAttribute("href") || "").slice(1));
+        if (!field) return;
+        event.preventDefault();
+        field.focus();
+      });
     });
     syncLockState();
     setInterval(tickTimers, 1000);
     tickTimers();
   });
+
+  // Each entry's menu (a <details>): one open at a time; Escape or a click elsewhere
+  // closes it, and Escape gives the focus back to its button.
+  function wireMenus() {
+    document.addEventListener("toggle", function (event) {
+      var menu = event.target;
+      if (!menu.matches || !menu.matches("details.entry-menu") || !menu.open) return;
+      document.querySelectorAll("details.entry-menu[open]").forEach(function (other) {
+        if (other !== menu) other.open = false;
+      });
+    }, true);
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      var menu = document.activeElement && document.activeElement.closest &&
+        document.activeElement.closest("details.entry-menu[open]");
+      if (!menu) return;
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    });
+    document.addEventListener("click", function (event) {
+      document.querySelectorAll("details.entry-menu[open]").forEach(function (menu) {
+        if (!menu.contains(event.target)) menu.open = false;
+      });
+    });
+  }
+
+  // A date field shows its date the way the page writes dates everywhere else (the
+  // browser's own field follows the browser's language, not the page's).
+  function formatDate(iso) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(iso || "")) return "";
+    try {
+      return new Intl.DateTimeFormat(document.documentElement.lang || undefined,
+        { dateStyle: "medium", timeZone: "UTC" }).format(new Date(iso + "T00:00:00Z"));
+    } catch (e) { return iso; }
+  }
+  window.facilitationDate = formatDate;
+  function showDate(input) {
+    var out = input.id && document.querySelector("output[for='" + CSS.escape(input.id) + "']");
+    if (out) out.textContent = formatDate(input.value);
+  }
+  function wireDates() {
+    document.querySelectorAll("input[type=date]").forEach(showDate);
+    document.addEventListener("input", function (event) {
+      if (event.target.matches && event.target.matches("input[type=date]")) showDate(event.target);
+    });
+    document.body.addEventListener("htmx:afterSwap", function (event) {
+      var root = event.detail.target;
+      if (root && root.querySelectorAll) root.querySelectorAll("input[type=date]").forEach(showDate);
+    });
+  }
 
   // The moderator's countdown: the server sends when it ends; each page counts down.
   function tickTimers() {
@@ -440,6 +524,7 @@
   // sources). (The board turns its own pages: static/board.js.)
   var ticked = [];
   var opened = [];
+  var openMenus = [];
   // And the keyboard focus: a re-rendered control is a new element, so focus would
   // fall back to the page's start and a keyboard user would tab from the top again.
   var focused = null;
@@ -449,7 +534,9 @@
     var sel = el.tagName.toLowerCase();
     if (el.name) sel += '[name="' + CSS.escape(el.name) + '"]';
     if (el.tagName === "BUTTON" && el.value) sel += '[value="' + CSS.escape(el.value) + '"]';
-    return { sel: sel, form: el.form ? el.form.getAttribute("action") : null };
+    var owner = el.closest && el.closest("li.entry[id]");
+    return { sel: sel, form: el.form ? el.form.getAttribute("action") : null,
+             entry: owner ? owner.id : null };
   }
   // outbox.js swaps entries itself (a form's answer) and finds the focus the same way.
   window.facilitationFocus = { key: focusKey };
@@ -460,11 +547,17 @@
     var matches = document.querySelectorAll(focused.sel);
     for (var i = 0; i < matches.length; i++) {
       var form = matches[i].form ? matches[i].form.getAttribute("action") : null;
-      if (focused.form === null || form === focused.form) {
+      if ((focused.form === null || form === focused.form) && matches[i].getClientRects().length) {
         matches[i].focus({ preventScroll: true });
-        break;
+        focused = null;
+        return;
       }
     }
+    // The control is gone ("Mark agreed" became "Mark done", its menu closed again):
+    // the entry's menu button keeps the keyboard user's place.
+    var owner = focused.entry && $(focused.entry);
+    var menu = owner && owner.querySelector(".entry-menu summary");
+    if (menu) menu.focus({ preventScroll: true });
     focused = null;
   }
   function rememberState() {
@@ -472,6 +565,11 @@
     opened = [];
     document.querySelectorAll("[data-keep-checks] details[id][open]").forEach(function (box) {
       opened.push(box.id);
+    });
+    // An entry's menu open while someone else's change re-renders the entry stays open.
+    openMenus = [];
+    document.querySelectorAll("li.entry[id] > details.entry-menu[open]").forEach(function (menu) {
+      openMenus.push(menu.parentNode.id);
     });
     ticked = [];
     document.querySelectorAll("[data-keep-checks] input[type=checkbox]:checked").forEach(function (box) {
@@ -482,6 +580,10 @@
     opened.forEach(function (id) {
       var box = document.getElementById(id);
       if (box && box.tagName === "DETAILS") box.open = true;
+    });
+    openMenus.forEach(function (id) {
+      var menu = document.querySelector("#" + CSS.escape(id) + " > details.entry-menu");
+      if (menu) menu.open = true;
     });
     document.querySelectorAll("[data-keep-checks] input[type=checkbox]").forEach(function (box) {
       if (ticked.indexOf(box.name + "=" + box.value) >= 0) box.checked = true;

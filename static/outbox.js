@@ -140,6 +140,7 @@
       if (field.type === "checkbox") field.checked = false;
       else field.value = "";
     });
+    form.querySelectorAll("output.date-shown").forEach(function (out) { out.textContent = ""; });
     var idField = form.querySelector("input[name=id]");
     if (idField) idField.value = uuid4();
     form.querySelectorAll(".form-error").forEach(function (el) { el.remove(); });
@@ -188,11 +189,17 @@
       var first = form.querySelector("textarea, input:not([type=hidden])");
       if (first) first.focus();
     }
+    // A choice made from an entry's menu closes it; the focus stays on its button.
+    var menu = form.closest("details.entry-menu");
+    if (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
     var slot = form.closest(".edit-slot");
     if (slot) {
       var owner = slot.closest(".entry");
       slot.innerHTML = "";
-      var back = owner && owner.querySelector(".entry-actions a");
+      var back = owner && owner.querySelector(".entry-menu summary");
       if (back) back.focus();
     }
     var refused = form.closest("[data-refused]");
@@ -357,12 +364,12 @@
   }
 
   // Put the focus on the new copy of the control that had it (found the way app.js
-  // finds it after an htmx swap), or on the entry's first control when that one is
-  // gone ("Mark agreed" became "Mark done").
+  // finds it after an htmx swap), or on the entry's menu when that one is gone
+  // ("Mark agreed" became "Mark done", in a menu that is closed again).
   function refocus(root, old) {
     var key = window.facilitationFocus && window.facilitationFocus.key(old);
     var same = (key && root.querySelector(key.sel)) ||
-      root.querySelector(".entry-actions a, .entry-actions button");
+      root.querySelector(".entry-menu summary");
     if (same) same.focus({ preventScroll: true });
   }
 
@@ -399,6 +406,9 @@
     setTimeout(function () { p.remove(); }, 6000);
   }
 
+  // A date as the page writes dates (app.js's format), not the form's ISO value.
+  function dateOf(iso) { return (window.facilitationDate && window.facilitationDate(iso)) || iso; }
+
   function listFor(kind) { return $(kind + "s-" + scope.split("/").pop()); }
 
   function placeholder(entry) {
@@ -421,7 +431,7 @@
     if (entry.kind === "item" && (f.owner || f.due)) {
       var meta = document.createElement("p");
       meta.className = "byline";
-      meta.textContent = [f.owner ? word("owner") + ": " + f.owner : "", f.due ? word("due") + ": " + f.due : ""]
+      meta.textContent = [f.owner ? word("owner") + ": " + f.owner : "", f.due ? word("due") + ": " + dateOf(f.due) : ""]
         .filter(Boolean).join(" · ");
       main.appendChild(meta);
     }
@@ -481,7 +491,121 @@
       count.textContent = waiting.length === 1 ? word("unsent-one") : word("unsent-many", { n: waiting.length });
       sync.setAttribute("data-unsent", String(waiting.length));
     }
-    renderRefused(refused);
+    // A change someone else's got ahead of is settled at its entry; the rest below.
+    var atEntry = refused.filter(settledAtEntry);
+    renderConflicts(atEntry);
+    renderRefused(refused.filter(function (e) { return atEntry.indexOf(e) < 0; }));
+  }
+
+  // -- a conflict, settled at the entry itself --------------------------------------
+  // Someone else's change got there first: theirs (as saved now, the page is live)
+  // and mine side by side, one message, two choices. The rest of the page goes on.
+
+  // (Entries the room page shows: items and roles. Other pages' kinds, such as the
+  // owner's progress reports, keep the panel.)
+  function settledAtEntry(entry) {
+    if (entry.op !== "update" || entry.status !== 409) return false;
+    if (entry.kind !== "item" && entry.kind !== "role") return false;
+    var el = $(entry.kind + "-" + entry.entity);
+    return !!el && !el.hasAttribute("data-placeholder");
+  }
+
+  function para(cls, text) {
+    var p = document.createElement("p");
+    p.className = cls;
+    p.setAttribute("dir", "auto");
+    p.textContent = text;
+    return p;
+  }
+
+  // What an entry says, field by field, as the page shows it.
+  function shownFields(el, kind) {
+    var out = {};
+    if (kind === "item") {
+      var text = el.querySelector(".entry-text");
+      out.text = text ? text.textContent.trim() : "";
+      var dds = el.querySelectorAll(".meta dd");
+      out.owner = dds[0] ? dds[0].textContent.trim() : "";
+      out.due = dds[1] ? dds[1].textContent.trim() : "";
+      out.status = el.getAttribute("data-status") || "";
+    } else {
+      out.actor = (el.querySelector(".entry-text strong") || {}).textContent || "";
+      out.role = (el.querySelector(".role-name") || {}).textContent || "";
+      out.responsibility = (el.querySelector(".responsibility") || {}).textContent || "";
+    }
+    return out;
+  }
+
+  function sideOf(fields, kind, heading) {
+    var side = document.createElement("div");
+    side.className = "conflict-side";
+    side.appendChild(para("conflict-label", heading));
+    if (kind === "item") {
+      side.appendChild(para("conflict-text", fields.text));
+      var meta = [fields.owner ? word("owner") + ": " + fields.owner : "",
+                  fields.due ? word("due") + ": " + fields.due : "",
+                  fields.status ? word("status-" + fields.status) : ""].filter(Boolean);
+      if (meta.length) side.appendChild(para("byline", meta.join(" · ")));
+    } else {
+      side.appendChild(para("conflict-text", [fields.actor, fields.role].filter(Boolean).join(" → ")));
+      if (fields.responsibility) side.appendChild(para("byline", fields.responsibility));
+    }
+    return side;
+  }
+
+  function conflictBox(entry, el) {
+    var theirs = shownFields(el, entry.kind);
+    var mine = {};
+    Object.keys(theirs).forEach(function (k) { mine[k] = theirs[k]; });
+    var f = entry.fields;
+    ["text", "owner", "actor", "role", "responsibility", "status"].forEach(function (k) {
+      if (k in f) mine[k] = f[k];
+    });
+    if ("due" in f) mine.due = f.due ? dateOf(f.due) : "";
+    var div = document.createElement("div");
+    div.className = "conflict";
+    div.setAttribute("role", "group");
+    div.setAttribute("data-conflict", entry.id);
+    div.setAttribute("data-theirs", el.getAttribute("data-version") || "");
+    var message = para("conflict-message", word("conflict"));
+    message.id = "conflict-" + entry.id;
+    div.setAttribute("aria-labelledby", message.id);
+    div.appendChild(message);
+    var sides = document.createElement("div");
+    sides.className = "conflict-sides";
+    sides.appendChild(sideOf(theirs, entry.kind, word("now-saved")));
+    sides.appendChild(sideOf(mine, entry.kind, word("yours")));
+    div.appendChild(sides);
+    var buttons = document.createElement("div");
+    buttons.className = "buttons";
+    var keep = button("outbox-keep", word("keep-theirs"), entry.id);
+    keep.id = "keep-" + entry.id;
+    var use = button("outbox-rebase", word("use-mine"), entry.id);
+    use.id = "use-" + entry.id;
+    use.className = "primary";
+    buttons.appendChild(keep);
+    buttons.appendChild(use);
+    div.appendChild(buttons);
+    return div;
+  }
+
+  // Keyed like the panel: a box already shown for the version now saved is left alone
+  // (the focus may be on its buttons); a push that replaced the entry gets it back.
+  function renderConflicts(conflicts) {
+    var ids = conflicts.map(function (e) { return e.id; });
+    document.querySelectorAll(".entry [data-conflict]").forEach(function (div) {
+      if (ids.indexOf(div.getAttribute("data-conflict")) < 0) div.remove();
+    });
+    conflicts.forEach(function (entry) {
+      var el = $(entry.kind + "-" + entry.entity);
+      var shown = el.querySelector("[data-conflict='" + entry.id + "']");
+      if (shown && shown.getAttribute("data-theirs") === el.getAttribute("data-version")) return;
+      var had = shown && shown.contains(document.activeElement) ? document.activeElement.id : "";
+      var fresh = conflictBox(entry, el);
+      if (shown) shown.replaceWith(fresh);
+      else el.insertBefore(fresh, el.querySelector(".edit-slot"));
+      if (had && $(had)) $(had).focus({ preventScroll: true });
+    });
   }
 
   // Keyed: an entry already shown is left alone (someone may be typing in it).
@@ -572,7 +696,19 @@
     var body = new URLSearchParams(entry.body);
     body.set("version", current.getAttribute("data-version") || "1");
     entry.body = body.toString();
+    var lost = document.activeElement && document.activeElement.closest &&
+      document.activeElement.closest("[data-conflict]");
     retry(entry);
+    var menu = lost && current.querySelector(".entry-menu summary");
+    if (menu) menu.focus();
+  }
+
+  function keepTheirs(entry) {
+    var el = $(entry.kind + "-" + entry.entity);
+    forget(entry.id);
+    render();
+    var menu = el && el.querySelector(".entry-menu summary");
+    if (menu) menu.focus();
   }
 
   function refill(entry) {
@@ -605,6 +741,7 @@
     else if (action === "outbox-rebase") rebase(entry);
     else if (action === "outbox-refill") refill(entry);
     else if (action === "outbox-discard") { forget(entry.id); render(); }
+    else if (action === "outbox-keep") keepTheirs(entry);
   }
 
   // -- wiring -------------------------------------------------------------------------

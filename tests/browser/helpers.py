@@ -87,3 +87,17 @@ async def tab_to(page: Page, selector: str, limit: int = 80, backwards: bool = F
             assert state.get("visible"), f"no visible focus on {state}"
             return
     raise AssertionError(f"Tab never reached {selector!r}; last focus {await focused(page)}")
+
+
+async def open_menu(item: Locator) -> Locator:
+    """Open an entry's menu of actions (agree, edit, delete); the entry, for chaining."""
+    menu = item.locator("details.entry-menu")
+    if not await menu.evaluate("el => el.open"):
+        await menu.locator("summary").click()
+    await expect(menu).to_have_attribute("open", "")
+    return item
+
+
+async def act(item: Locator, role: str, name: str) -> None:
+    """Use one of an entry's actions from its menu: ``act(entry, "button", "Mark agreed")``."""
+    await (await open_menu(item)).get_by_role(role, name=name).click()  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from playwright.async_api import Page, expect
 
 from facilitation import i18n
 from tests.browser.conftest import PHONE, Problems, assert_accessible, shot
-from tests.browser.helpers import add_item, add_role, entry, join_room
+from tests.browser.helpers import act, add_item, add_role, entry, join_room
 from tests.conftest import SIX_ROOMS, Server, new_event
 
 pytestmark = pytest.mark.browser
@@ -85,10 +85,9 @@ async def test_norwegian_participant_pages_have_no_english(
     await add_item(page, "Lage en felles kontaktliste", owner="Bergen Havn", due="2026-03-01")
     await expect(entry(page, "item", "felles kontaktliste")).to_contain_text("1. mars 2026")
     await add_role(page, "Fylkeskommunen", "Koordinator", "Kaller inn beredskapsforumet")
-    await entry(page, "item", "felles kontaktliste").get_by_role(
-        "button", name="Marker som enige").click()
+    await act(entry(page, "item", "felles kontaktliste"), "button", "Marker som enige")
     await expect(page.locator(".toast").last).to_contain_text("Markert som enige")
-    await entry(page, "role", "Fylkeskommunen").get_by_role("link", name="Rediger").click()
+    await act(entry(page, "role", "Fylkeskommunen"), "link", "Rediger")
     await expect(page.locator(".edit-form")).to_be_visible()
     assert_no_english(await everything_a_person_meets(page), "room with entries")
     await assert_accessible(page)

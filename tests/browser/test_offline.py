@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.browser.conftest import Problems
+from tests.browser.helpers import act
 from tests.conftest import Server, auth, new_event
 
 pytestmark = pytest.mark.browser
@@ -120,7 +121,7 @@ async def test_a_refused_change_is_shown_with_its_reason_and_can_be_put_back(
         "data-version", "1")
 
 
-async def test_a_stale_edit_shows_the_saved_version_beside_mine(
+async def test_a_stale_edit_is_settled_at_the_item_theirs_beside_mine(
     server: Server, client: httpx.AsyncClient, new_context: Any, problems: Problems
 ) -> None:
     problems.allow(r"^http 409: POST \S+/items/[0-9a-f-]+$", "the edit is stale on purpose")
@@ -132,19 +133,21 @@ async def test_a_stale_edit_shows_the_saved_version_beside_mine(
     context = await new_context()
     page = await enter(context, room, "Kari Nordmann")
     entry = items(page, "Original wording")
-    await entry.get_by_role("link", name="Edit").click()
+    await act(entry, "link", "Edit")
     await page.locator(f"#edit-text-{item['id']}").fill("My wording")
     # Someone else saves first.
     changed = await client.patch(f"{api}/{item['id']}", json={"version": 1, "text": "Their wording"},
                                  headers=auth(room["join_token"]))
     assert changed.status_code == 200
     await page.get_by_role("button", name="Save").click()
-    panel = page.locator("#outbox")
-    await expect(panel).to_be_visible()
-    await expect(panel).to_contain_text("Their wording")          # the saved version
-    await expect(panel.locator("textarea")).to_have_value("My wording")  # beside mine
-    await panel.get_by_role("button", name="Save mine").click()
-    await expect(panel).to_be_hidden()
+    # Settled at the item itself: the saved version beside mine, two plain choices.
+    conflict = page.locator(f"#item-{item['id']} .conflict")
+    await expect(conflict).to_be_visible()
+    await expect(conflict).to_contain_text("Their wording")  # the saved version
+    await expect(conflict).to_contain_text("My wording")     # beside mine
+    await expect(page.locator("#outbox")).to_be_hidden()
+    await conflict.get_by_role("button", name="Use mine").click()
+    await expect(conflict).to_have_count(0)
     await page.wait_for_function("() => window.facilitationOutbox.pending() === 0")
     await expect(items(page, "My wording")).to_have_count(1)
     await expect(items(page, "My wording")).to_have_attribute("data-version", "3")
