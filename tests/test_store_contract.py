@@ -163,13 +163,21 @@ async def test_every_stored_change_is_published_in_order(backend: tuple[Store, B
 
         async def read() -> None:
             async for message in subscription:
-                if message:
+                if isinstance(message, Change):
+                    # Handed over in-process: encoded once by the store, never decoded.
+                    assert isinstance(broker, MemoryBroker)
+                    received.append(message)
+                elif message:
                     received.append(Change.from_json(message))
                 if len(received) == 10:
                     return
 
         await asyncio.wait_for(read(), 5)
     assert [c.seq for c in received] == list(range(2, 12))
+    # What was published is what the log holds, byte for byte once encoded.
+    stored = await store.changes_after(event_id, 1)
+    assert stored == received
+    assert [c.to_json() for c in stored] == [c.to_json() for c in received]
 
 
 async def test_secrets_round_trip(backend: tuple[Store, Broker]) -> None:

@@ -5,9 +5,11 @@ implementation chosen by URL, and fan-out to per-subscriber queues in one place.
 Subscribers here are the per-event hubs of a worker (one per event), never
 browsers: a thousand sockets on an event share one subscription.
 
-A subscription yields message bytes, or ``RESYNC`` when the broker lost its
-connection and may have dropped messages; the subscriber then refills from the
-store (pub/sub is at-most-once).
+A subscription yields each message: its bytes, or, from a broker within the
+process, the ``Change`` the publisher handed over with them (so a change is
+encoded once and never decoded on the embedded path); or ``RESYNC`` when the
+broker lost its connection and may have dropped messages, and the subscriber
+refills from the store (pub/sub is at-most-once).
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Final, Protocol
 
+from facilitation.domain import Change
+
 if TYPE_CHECKING:
     from facilitation.config import Settings
 
 RESYNC: Final = b""
+
+# What a subscription yields: the message's bytes, or the change it encodes.
+Message = bytes | Change
 
 
 class Subscription:
@@ -28,9 +35,9 @@ class Subscription:
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.queue: asyncio.Queue[Message] = asyncio.Queue()
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncIterator[Message]:
         while True:
             yield await self.queue.get()
 
@@ -58,7 +65,7 @@ class Fanout:
             return True
         return False
 
-    def deliver(self, channel: str, message: bytes) -> None:
+    def deliver(self, channel: str, message: Message) -> None:
         for subscription in self.channels.get(channel, ()):
             subscription.queue.put_nowait(message)
 
@@ -75,7 +82,9 @@ class Broker(Protocol):
 
     async def disconnect(self) -> None: ...
 
-    async def publish(self, channel: str, message: bytes) -> None: ...
+    async def publish(self, channel: str, message: bytes, change: Change | None = None) -> None:
+        """Send ``message`` to every subscriber of ``channel``; ``change``, when given,
+        is the message decoded, for subscribers in this process."""
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]: ...
 

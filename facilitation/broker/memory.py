@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from facilitation.broker import Fanout, Subscription
+from facilitation.domain import Change
 
 
 class MemoryBroker:
@@ -20,8 +21,9 @@ class MemoryBroker:
     async def disconnect(self) -> None:
         pass
 
-    async def publish(self, channel: str, message: bytes) -> None:
-        self.fanout.deliver(channel, message)
+    async def publish(self, channel: str, message: bytes, change: Change | None = None) -> None:
+        # In one process the change itself is handed over: nothing to decode.
+        self.fanout.deliver(channel, message if change is None else change)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:

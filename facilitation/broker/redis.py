@@ -32,6 +32,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from facilitation.broker import RESYNC, Fanout, Subscription
+from facilitation.domain import Change
 from facilitation.redisclient import CONNECT_TIMEOUT, cancelled_check, make_client
 
 log = logging.getLogger("facilitation.broker.redis")
@@ -86,7 +87,7 @@ class RedisBroker:
         await self.publisher.aclose()
         await self.publisher.connection_pool.disconnect()
 
-    async def publish(self, channel: str, message: bytes) -> None:
+    async def publish(self, channel: str, message: bytes, change: Change | None = None) -> None:
         await self.publisher.publish(channel, message)
         cancelled_check()
 

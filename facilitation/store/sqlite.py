@@ -327,18 +327,20 @@ class SQLiteStore:
         data = decide(command, None, False, at)
         change = Change(1, None, command.change_type, command.key, at, data)
 
-        def insert() -> None:
+        def insert() -> bytes:
             db = self.db
             with transaction(db):
                 db.execute(
                     "INSERT INTO events (id, secrets, created_at) VALUES (?, ?, ?)",
                     (event_id, "", at),
                 )
-                insert_change(db, event_id, change, command.fingerprint)
+                body = insert_change(db, event_id, change, command.fingerprint)
                 set_tokens(db, event_id, secrets.tokens)
+            return body
 
-        await self._run(insert)
-        await self.broker.publish(channel(event_id), change.to_json())
+        body = await self._run(insert)
+        # The change itself goes with its bytes: an in-process hub never decodes it.
+        await self.broker.publish(channel(event_id), body, change)
         return change
 
     async def append(self, event_id: str, command: Command) -> Appended:
@@ -406,9 +408,10 @@ class SQLiteStore:
             fresh.append(_Fresh(pending.event_id, change, command.fingerprint, writes,
                                 command.tokens))
 
+        bodies: list[bytes] = []
         if fresh:
             try:
-                await self._run(self._commit, fresh)
+                bodies = await self._run(self._commit, fresh)
             except Exception as error:  # noqa: BLE001
                 # /healthz answers 503 from now on, until a write to the file succeeds.
                 self._failure = str(error)
@@ -419,7 +422,7 @@ class SQLiteStore:
                 return
         if fresh:
             self._failure = None
-        for item in fresh:
+        for item, body in zip(fresh, bodies, strict=True):
             cache = self._cache[item.event_id]
             cache.board.apply(item.change)
             cache.indexes.write(item.writes)
@@ -429,7 +432,7 @@ class SQLiteStore:
                 secrets.tokens.update(item.tokens)
                 for name in [n for n, token in item.tokens.items() if not token]:
                     del secrets.tokens[name]
-            await self.broker.publish(channel(item.event_id), item.change.to_json())
+            await self.broker.publish(channel(item.event_id), body, item.change)
         for pending, change, replayed in decided:
             if not pending.future.done():
                 pending.future.set_result(Appended(change, replayed))
@@ -459,14 +462,17 @@ class SQLiteStore:
             raise Conflict("This id was already used with different content.")
         return change
 
-    def _commit(self, fresh: list[_Fresh]) -> None:
+    def _commit(self, fresh: list[_Fresh]) -> list[bytes]:
+        """Store the batch in one transaction; each change's JSON, encoded once, for the broker."""
         db = self.db
+        bodies = []
         with transaction(db):
             for item in fresh:
-                insert_change(db, item.event_id, item.change, item.fingerprint)
+                bodies.append(insert_change(db, item.event_id, item.change, item.fingerprint))
                 # In the same transaction: a rotation's token and the change that
                 # announces it (a new room and its join token) are stored together or not at all.
                 set_tokens(db, item.event_id, item.tokens)
+        return bodies
 
 
 @dataclass

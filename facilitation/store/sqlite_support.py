@@ -138,14 +138,25 @@ def migrate_tokens(db: sqlite3.Connection) -> None:
             db.execute("UPDATE events SET secrets = '' WHERE id = ?", (event_id,))
 
 
-def insert_change(db: sqlite3.Connection, event_id: str, change: Change, fingerprint: str) -> None:
+def insert_change(db: sqlite3.Connection, event_id: str, change: Change, fingerprint: str) -> bytes:
+    """Store a change and its entity; return the change's JSON for the broker.
+
+    The change is encoded once, on the writer's thread: its data (the entity after
+    the change) is both the entity row and the tail of the change's JSON, the very
+    bytes ``Change.to_json`` makes.
+    """
+    data = orjson.dumps(change.data)
+    head = orjson.dumps({"seq": change.seq, "room": change.room, "type": change.type,
+                         "key": change.key, "at": change.at})
+    body = head[:-1] + b',"data":' + data + b"}"
     db.execute(
         "INSERT INTO changes (event_id, seq, key, fingerprint, body) VALUES (?, ?, ?, ?, ?)",
-        (event_id, change.seq, change.key, fingerprint, change.to_json().decode()),
+        (event_id, change.seq, change.key, fingerprint, body.decode()),
     )
     db.execute(
         "INSERT OR REPLACE INTO entities (event_id, key, data) VALUES (?, ?, ?)",
-        (event_id, entity_key(change.kind, change.data["id"]), orjson.dumps(change.data).decode()),
+        (event_id, entity_key(change.kind, change.data["id"]), data.decode()),
     )
+    return body
 
 
