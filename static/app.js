@@ -2,8 +2,10 @@
  *
  * - the live socket resumes from the last sequence number it saw (#sync-seq),
  *   and reconnects whatever close code it got (1000, 1001, 1006, 1008, 1011,
- *   1012, 1013, ...), with jittered backoff; at once when the browser comes
- *   back online, a tab comes back into view, or a laptop wakes from sleep;
+ *   1012, 1013, ...), with jittered backoff; soon when the browser comes
+ *   back online, a tab comes back into view, or a laptop wakes from sleep
+ *   (always after a random wait of up to a second, so a venue's pages do not
+ *   all return in the same instant);
  * - a link that went quiet for longer than the server's heartbeat is taken
  *   for dead and replaced (a half-open connection never says it is closed);
  * - when the server says it cannot replay (#sync-reload: the store was reset),
@@ -39,11 +41,15 @@
 
   function $(id) { return document.getElementById(id); }
 
-  // Jittered exponential backoff, capped low: on the day, seconds matter more
-  // than sparing the server a few reconnects (the jitter spreads them).
+  // After a drop a page waits a random moment before it reconnects: when the
+  // venue's Wi-Fi comes back, every page sees it in the same second, and the
+  // random wait spreads their return over SPREAD_MS instead of one burst.
+  // Then jittered exponential backoff ("full jitter"), capped low: on the day,
+  // seconds matter more than sparing the server a few reconnects.
+  var SPREAD_MS = 1000;
   function backoff(retry) {
-    var cap = Math.min(8000, 500 * Math.pow(2, Math.min(retry, 5)));
-    return cap / 2 + Math.random() * cap / 2;
+    var cap = Math.min(8000, SPREAD_MS * Math.pow(2, Math.min(retry, 3)));
+    return Math.random() * cap;
   }
 
   function heartbeatMs() {
@@ -90,8 +96,8 @@
     reconnectTimer = setTimeout(function () { wrapper.reconnect(); }, backoff(retries++));
   }
 
-  // Replace the socket now. The old one is silenced first: its late close
-  // event must not start yet another reconnect.
+  // Replace the socket after a random moment (see backoff). The old one is silenced
+  // first: its late close event must not start yet another reconnect.
   function reconnectNow() {
     if (!wrapper) return;  // never connected yet: the extension is already retrying
     clearTimeout(reconnectTimer);
@@ -102,7 +108,8 @@
       try { old.close(4000, "reconnect"); } catch (e) { /* already closing */ }
     }
     notLive();
-    wrapper.reconnect();
+    var now = wrapper;
+    reconnectTimer = setTimeout(function () { now.reconnect(); }, Math.random() * SPREAD_MS);
   }
 
   // Handshakes keep failing: the page may be gone (event deleted, store reset)
