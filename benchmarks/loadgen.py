@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from benchmarks.wire import Arrivals, HttpClient, WsScreen, open_screen
+from benchmarks.wire import Arrivals, HttpClient, Track, WsScreen, open_screen
 
 
 @dataclass
@@ -55,6 +55,8 @@ class Plan:
     screens: list[ScreenSpec] = field(default_factory=list)
     writers: list[WriterSpec] = field(default_factory=list)
     connect_concurrency: int = 50
+    # Scenario (g): follow each screen across reconnects (order, repeats, every item).
+    track: bool = False
 
 
 def raise_nofile() -> None:
@@ -67,21 +69,29 @@ def raise_nofile() -> None:
 # ---------------------------------------------------------------- generator process side
 
 
-async def _connect_all(plan: Plan, arrivals: Arrivals) -> tuple[list[WsScreen], Counter[str]]:
-    screens: list[WsScreen] = []
+async def _connect_all(plan: Plan, arrivals: Arrivals, tracks: list[Track | None],
+                       concurrency: int | None = None,
+                       ) -> tuple[list[WsScreen | None], Counter[str]]:
+    """Open every screen of the plan (in the plan's order; None where it failed). A
+    tracked screen resumes from the last seq it saw, as a page does."""
+    screens: list[WsScreen | None] = [None] * len(plan.screens)
     errors: Counter[str] = Counter()
     # Bounded concurrency: thousands of simultaneous SYNs overflow the listen backlog and
     # measure the kernel's retry timer, not the server.
-    gate = asyncio.Semaphore(plan.connect_concurrency)
+    gate = asyncio.Semaphore(concurrency or plan.connect_concurrency)
 
-    async def one(spec: ScreenSpec) -> None:
+    async def one(i: int, spec: ScreenSpec) -> None:
+        track = tracks[i]
+        path = spec.path if track is None else spec.path.replace(
+            "after=0", f"after={track.last_seq}")
         async with gate:
             try:
-                screens.append(await open_screen(plan.host, spec.port, spec.path, spec.token, arrivals))
+                screens[i] = await open_screen(plan.host, spec.port, path, spec.token, arrivals,
+                                               track=track)
             except Exception as exc:  # noqa: BLE001 - every failure is a counted error
                 errors[f"connect: {str(exc)[:80] or type(exc).__name__}"] += 1
 
-    await asyncio.gather(*(one(s) for s in plan.screens))
+    await asyncio.gather(*(one(i, s) for i, s in enumerate(plan.screens)))
     return screens, errors
 
 
@@ -134,17 +144,30 @@ async def _worker_main(conn: Connection, plan: Plan) -> None:
     loop = asyncio.get_running_loop()
     arrivals = Arrivals()
     t0 = time.monotonic()
-    screens, errors = await _connect_all(plan, arrivals)
+    tracks: list[Track | None] = [Track() if plan.track else None for _ in plan.screens]
+    screens, errors = await _connect_all(plan, arrivals, tracks)
     clients = [HttpClient(plan.host, plan.http_port) for _ in plan.writers]
-    conn.send(("connected", {"ok": len(screens), "errors": dict(errors), "secs": time.monotonic() - t0}))
+    conn.send(("connected", {"ok": sum(s is not None for s in screens), "errors": dict(errors),
+                             "secs": time.monotonic() - t0}))
     while True:
         cmd, args = await loop.run_in_executor(None, conn.recv)
         if cmd == "stop":
             break
-        # cmd == "step": run the writers, wait for the drain, report what was seen.
+        if cmd == "drop":
+            for screen in screens:
+                if screen is not None:
+                    screen.drop()
+            conn.send(("dropped", {}))
+            continue
+        # "step": run the writers, wait for the drain, report what was seen. "storm":
+        # the same, with every screen reconnecting at the start (scenario g).
         start_ns: int = args["start_ns"]
         end_ns = start_ns + int(args["duration"] * 1e9)
         rate = args["rate_per_writer"]
+        storm: asyncio.Task[tuple[list[WsScreen | None], Counter[str]]] | None = None
+        if cmd == "storm":
+            await asyncio.sleep(max(0.0, (start_ns - time.monotonic_ns()) / 1e9))
+            storm = asyncio.create_task(_connect_all(plan, arrivals, tracks, args["gate"]))
         submits: list[tuple[int, int, int, int, int]] = []
         if rate > 0 and plan.writers:
             interval = int(1e9 / rate)
@@ -153,13 +176,25 @@ async def _worker_main(conn: Connection, plan: Plan) -> None:
                 *(_write(w, c, start_ns, end_ns, interval) for w, c in pairs))
             for r in results:
                 submits.extend(r)
+        report: dict[str, Any] = {}
+        if storm is not None:
+            screens, errors = await storm
+            report["connect_errors"] = dict(errors)
         await _drain(arrivals, end_ns + int(args["drain"] * 1e9), end_ns + int(MAX_DRAIN_S * 1e9))
         items, lat, other = arrivals.take()
-        closed = Counter(s.close_reason[:80] for s in screens if s.closed)
+        closed = Counter(s.close_reason[:80] for s in screens
+                         if s is not None and s.closed and s.close_reason != "dropped by client")
+        if storm is not None:
+            report["screens"] = [
+                None if t is None else (t.last_seq, t.disorder,
+                                        [(k[0], k[1], v[0], v[1]) for k, v in t.items.items()])
+                for t in tracks]
+            report["connected"] = [s is not None for s in screens]
         conn.send(("step", {"submits": submits, "items": items, "lat": lat, "other": other,
-                            "closed": dict(closed)}))
+                            "closed": dict(closed), **report}))
     for s in screens:
-        s.close()
+        if s is not None:
+            s.close()
     for c in clients:
         await c.close()
     await asyncio.sleep(0.2)
@@ -192,8 +227,8 @@ class Probe(Protocol):
 
 def split(plan: Plan, procs: int) -> list[Plan]:
     """Deal screens and writers round-robin so each process gets a fair share of each room."""
-    parts = [Plan(plan.host, plan.http_port, connect_concurrency=plan.connect_concurrency)
-             for _ in range(procs)]
+    parts = [Plan(plan.host, plan.http_port, connect_concurrency=plan.connect_concurrency,
+                  track=plan.track) for _ in range(procs)]
     for i, s in enumerate(plan.screens):
         parts[i % procs].screens.append(s)
     for i, w in enumerate(plan.writers):
@@ -239,6 +274,10 @@ class StepRaw:
     gen_cpu_s: float = 0.0
     other_cpu_s: float = 0.0
     stall_us: int = 0
+    start_ns: int = 0  # when the step's writers (and a storm's reconnects) began
+    # A storm step (scenario g): each screen's history, in the plan's order.
+    screens: list[Any] = field(default_factory=list)
+    connect_errors: Counter[str] = field(default_factory=Counter)
 
 
 def summarize(raws: list[StepRaw]) -> dict[str, Any]:
@@ -311,6 +350,7 @@ class Fleet:
             self.pipes.append(ours)
             self.procs.append(p)
         self._ps = [psutil.Process(p.pid) for p in self.procs]
+        self.acked: list[tuple[int, int]] = []  # (writer, sent ns) of every acknowledged submit
 
     def connect(self, timeout: float = 300.0) -> dict[str, Any]:
         ok, errors, secs = 0, Counter[str](), 0.0
@@ -334,13 +374,27 @@ class Fleet:
                 pass
         return total
 
-    def step(self, rate: float, duration: float, drain: float, server: Probe) -> StepRaw:
-        """Submit `rate` items/s in total for `duration` s; return what was measured."""
+    def drop(self) -> None:
+        """Every screen loses its connection at once (scenario g)."""
+        for pipe in self.pipes:
+            pipe.send(("drop", None))
+        for pipe in self.pipes:
+            if not pipe.poll(60):
+                raise TimeoutError("a generator process did not drop its screens")
+            pipe.recv()
+
+    def step(self, rate: float, duration: float, drain: float, server: Probe,
+             storm_gate: int | None = None) -> StepRaw:
+        """Submit `rate` items/s in total for `duration` s; return what was measured.
+
+        With `storm_gate`, every screen also reconnects at the step's start, from the
+        last seq it saw, at most `storm_gate` at a time per generator process."""
         writers = max(1, len(self.plan.writers))
         start_ns = time.monotonic_ns() + 500_000_000  # time for every process to get the order
+        order = {"start_ns": start_ns, "duration": duration, "drain": drain,
+                 "rate_per_writer": rate / writers, "gate": storm_gate}
         for pipe in self.pipes:
-            pipe.send(("step", {"start_ns": start_ns, "duration": duration, "drain": drain,
-                                "rate_per_writer": rate / writers}))
+            pipe.send(("storm" if storm_gate else "step", order))
         time.sleep(max(0.0, (start_ns - time.monotonic_ns()) / 1e9))
         cpu0, gen0, t0 = server.cpu_seconds(), self.gen_cpu_seconds(), time.monotonic()
         busy0, stall0 = _busy_seconds(), _cpu_stall_us()
@@ -348,7 +402,8 @@ class Fleet:
         while time.monotonic() - t0 < duration:
             time.sleep(min(1.0, max(0.0, duration - (time.monotonic() - t0))))
             rss_peak = max(rss_peak, server.rss_bytes())
-        raw = StepRaw(rate=rate, duration=duration, wall=time.monotonic() - t0, rss_peak=rss_peak)
+        raw = StepRaw(rate=rate, duration=duration, wall=time.monotonic() - t0, rss_peak=rss_peak,
+                      start_ns=start_ns)
         raw.server_cpu_s = server.cpu_seconds() - cpu0
         raw.gen_cpu_s = self.gen_cpu_seconds() - gen0
         # Whatever else ran on the machine meanwhile (other people's tests, say), and how
@@ -358,10 +413,18 @@ class Fleet:
         raw.stall_us = _cpu_stall_us() - stall0
         merged: dict[tuple[int, int], list[int]] = {}
         submits: list[tuple[int, int, int, int, int]] = []
-        for pipe in self.pipes:
+        procs = len(self.pipes)
+        if storm_gate:
+            raw.screens = [None] * len(self.plan.screens)
+        for p, pipe in enumerate(self.pipes):
             if not pipe.poll(duration + drain + MAX_DRAIN_S + 120):
                 raise TimeoutError("a generator process did not report its step")
             _, r = pipe.recv()
+            if storm_gate:
+                # split() dealt screen i to process i % procs, as its (i // procs)-th.
+                for j, history in enumerate(r["screens"]):
+                    raw.screens[j * procs + p] = history if r["connected"][j] else None
+                raw.connect_errors.update(r["connect_errors"])
             submits.extend(r["submits"])
             raw.lat.extend(r["lat"])
             raw.other_frames += r["other"]
@@ -380,6 +443,7 @@ class Fleet:
             if not 200 <= status < 300:
                 continue
             raw.ack.append(ack)
+            self.acked.append((wid, sent))
             want = self.expected[wid]
             got = merged.get((wid, sent), [0, 0])
             if got[0] >= want:

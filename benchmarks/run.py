@@ -6,6 +6,10 @@
     python -m benchmarks.run d      # 10,000 idle websockets held for 60 s
     python -m benchmarks.run e      # scenario (a): one process embedded vs two workers over Redis
     python -m benchmarks.run f      # the room page with 500 items: time to first byte
+    python -m benchmarks.run g      # reconnect storm: 1,000 screens in 25 rooms miss 500 changes
+    python -m benchmarks.run g2     # the same at 5,000 screens in 125 rooms, 2,000 missed, 2 workers on Redis
+    python -m benchmarks.run h      # page-load storm: 1,000 participants open their room page within 10 s
+    python -m benchmarks.run i      # a 5,000-participant event on two workers over Redis, 100 submits/s
     python -m benchmarks.run all
 
 Scenarios a-d run the app and both baselines (benchmarks/baselines/) one after the other in
@@ -65,13 +69,14 @@ class Rig:
 
 
 def open_rig(name: str, server: servers.Server, rooms: int, per_room: int, plenary: int,
-             procs: int, writers_total: int | None = None) -> Rig:
+             procs: int, writers_total: int | None = None, track: bool = False) -> Rig:
     print(f"-- {name}: {rooms} rooms x {per_room} + {plenary} plenary", flush=True)
     server.start()
     try:
         health = server.health()
         event = servers.create_event(server, rooms)
         plan = fanout_plan(server, event, per_room, plenary, writers_total=writers_total)
+        plan.track = track
         time.sleep(0.5)
         rss0 = server.rss_bytes()
         fleet = Fleet(plan, procs)
@@ -104,13 +109,13 @@ def close_rig(rig: Rig) -> None:
 @contextmanager
 def rigs(factories: dict[str, Callable[[], servers.Server]], rooms: int, per_room: int,
          plenary: int, procs: int, writers_total: int | None = None,
-         warm: bool = True) -> Iterator[dict[str, Rig]]:
+         warm: bool = True, track: bool = False) -> Iterator[dict[str, Rig]]:
     """Every target up at once, so that their steps can take turns (see `fixed`)."""
     opened: dict[str, Rig] = {}
     try:
         for name, factory in factories.items():
             opened[name] = open_rig(name, factory(), rooms, per_room, plenary, procs,
-                                    writers_total)
+                                    writers_total, track)
         if warm:
             for rig in opened.values():
                 # An unrecorded step first: the first submits pay one-off costs (imports,
@@ -386,9 +391,64 @@ def scenario_f(args: argparse.Namespace) -> dict[str, Any]:
     return room_page_ttfb(args.items, args.requests)
 
 
+def redis_app(args: argparse.Namespace) -> Callable[[], servers.Server]:
+    return lambda: servers.app(workers=2, redis_url=args.redis_url, name="app-redis-2w")
+
+
+def scenario_g(args: argparse.Namespace) -> dict[str, Any]:
+    """The reconnect storm at 1,000 screens on the embedded app, against both baselines."""
+    from benchmarks.storm import storm_scenario
+
+    args.gap_s = args.gap_s or 2.0
+    return storm_scenario("g", args, targets(args), 25, 40, 500, max(args.procs, 4))
+
+
+def scenario_g2(args: argparse.Namespace) -> dict[str, Any]:
+    """The reconnect storm at 5,000 screens, the app on two workers over Redis."""
+    from benchmarks.storm import storm_scenario
+
+    servers.flush_redis(args.redis_url)
+    factories = {("app (redis, 2 workers)" if t == "app" else t):
+                 (redis_app(args) if t == "app" else f) for t, f in targets(args).items()}
+    args.gap_s = args.gap_s or 4.0
+    return storm_scenario("g2", args, factories, 125, 40, 2000, max(args.procs, 4))
+
+
+def scenario_h(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.pageload import page_storm
+
+    return page_storm(args)
+
+
+def scenario_i(args: argparse.Namespace) -> dict[str, Any]:
+    """A 5,000-participant event: 125 rooms of 40 and 20 plenary screens, 100 submits/s,
+    the app on two workers over Redis, against both baselines."""
+    servers.flush_redis(args.redis_url)
+    factories = {("app (redis, 2 workers)" if t == "app" else t):
+                 (redis_app(args) if t == "app" else f) for t, f in targets(args).items()}
+    rate = args.rate if args.rate != 20.0 else 100.0
+    with rigs(factories, 125, 40, 20, max(args.procs, 4)) as opened:
+        results = fixed(opened, rate, args.duration, args.rounds)
+    rows = [row(k, r, r["steps"][0]) for k, r in results.items()]
+    print(report.table(f"scenario i: 125 rooms x 40 + 20 plenary, two workers over Redis, "
+                       f"{rate:g} submits/s, {args.duration:g} s", COLUMNS, rows))
+    out: dict[str, Any] = {"results": results, "target_p99_ms": 100.0}
+    app = next((r for k, r in results.items() if k.startswith("app")), None)
+    if app is not None:
+        step = app["steps"][0]
+        out["met"] = step["last_screen_ms"]["p99"] <= 100.0 and n_errors(step) == 0
+        for base in ("limit", "usual"):
+            if base in results:
+                out[f"p99_ratio_app_over_{base}"] = report.ratio(
+                    step["last_screen_ms"]["p99"], results[base]["steps"][0]["last_screen_ms"]["p99"])
+        print(f"target p99 submit -> last screen <= 100 ms, nothing missing: "
+              f"{'MET' if out['met'] else 'MISSED'}")
+    return out
+
+
 SCENARIOS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "a": scenario_a, "b": scenario_b, "c": scenario_c, "d": scenario_d, "e": scenario_e,
-    "f": scenario_f}
+    "f": scenario_f, "g": scenario_g, "g2": scenario_g2, "h": scenario_h, "i": scenario_i}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -410,7 +470,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=500, help="items on the room page (f)")
     parser.add_argument("--requests", type=int, default=200, help="timed page loads (f)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13",
-                        help="Redis database for (e); it is FLUSHED first, so never share it")
+                        help="Redis database for (e, g2, i); it is FLUSHED first, so never share it")
+    parser.add_argument("--storm-rounds", type=int, default=3,
+                        help="drop-and-reconnect rounds per target (g, g2)")
+    parser.add_argument("--gap-s", type=float, default=None,
+                        help="seconds over which the missed changes are written (g: 2, g2: 4)")
+    parser.add_argument("--storm-rate", type=float, default=20.0,
+                        help="submits/s during the reconnect storm (g, g2)")
+    parser.add_argument("--storm-s", type=float, default=5.0,
+                        help="seconds of writes from the storm's start (g, g2)")
+    parser.add_argument("--storm-gate", type=int, default=1000,
+                        help="reconnects in flight at once per generator process (g, g2)")
+    parser.add_argument("--participants", type=int, default=1000,
+                        help="participants opening their room page (h)")
+    parser.add_argument("--within", type=float, default=10.0,
+                        help="seconds over which they open it (h)")
     parser.add_argument("--nice", type=int, default=0,
                         help="niceness for the run (server and generator inherit it); e.g. -10 "
                              "on a machine shared with other jobs (needs root)")

@@ -23,6 +23,35 @@ import orjson
 # The text every benchmark item carries: "bench <submit monotonic ns> <writer id>".
 # Parsed straight out of the raw frame so that a screen never JSON-decodes a frame.
 BENCH_RE = re.compile(rb"bench (\d+) (\d+)")
+# Every frame of the app and of the baselines starts with its sequence number.
+SEQ_RE = re.compile(rb'^\{"seq":(\d+)')
+
+
+class Track:
+    """One screen's whole history across reconnects (scenario g): the last seq it saw,
+    frames out of order or repeated, and every bench item it got, with when."""
+
+    def __init__(self) -> None:
+        self.last_seq = 0
+        self.disorder = 0  # a frame whose seq was not above the one before it
+        self.items: dict[tuple[int, int], list[int]] = {}  # (wid, sent) -> [count, first ns]
+
+    def frame(self, payload: bytes, now_ns: int) -> None:
+        seq = SEQ_RE.match(payload)
+        if seq is not None:
+            n = int(seq[1])
+            if n <= self.last_seq:
+                self.disorder += 1
+            else:
+                self.last_seq = n
+        match = BENCH_RE.search(payload)
+        if match is not None:
+            key = (int(match[2]), int(match[1]))
+            seen = self.items.get(key)
+            if seen is None:
+                self.items[key] = [1, now_ns]
+            else:
+                seen[0] += 1
 
 
 class HttpError(Exception):
@@ -170,9 +199,11 @@ class Arrivals:
 class WsScreen(asyncio.Protocol):
     """A read-only websocket client: a participant's laptop or a plenary screen."""
 
-    def __init__(self, host: str, port: int, path: str, token: str | None, arrivals: Arrivals):
+    def __init__(self, host: str, port: int, path: str, token: str | None, arrivals: Arrivals,
+                 track: Track | None = None):
         self.host, self.port, self.path, self.token = host, port, path, token
         self.arrivals = arrivals
+        self.track = track
         self.transport: asyncio.Transport | None = None
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed = False
@@ -254,6 +285,8 @@ class WsScreen(asyncio.Protocol):
                 payload = b"".join([*self._fragments, payload])
                 self._fragments.clear()
             self.arrivals.record(payload, now)
+            if self.track is not None:
+                self.track.frame(payload, now)
         elif opcode == 0x9:  # ping: a client that does not pong gets dropped by the server
             self._send(0xA, payload)
         elif opcode == 0x8:
@@ -272,6 +305,14 @@ class WsScreen(asyncio.Protocol):
         # Control frames are < 126 bytes by the RFC, so the short length form suffices.
         self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
 
+    def drop(self) -> None:
+        """Lose the connection as a Wi-Fi drop does for the server: no close frame."""
+        if not self.closed:
+            self.closed = True
+            self.close_reason = "dropped by client"
+            if self.transport is not None:
+                self.transport.abort()
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True
@@ -282,14 +323,15 @@ class WsScreen(asyncio.Protocol):
 
 
 async def open_screen(
-    host: str, port: int, path: str, token: str | None, arrivals: Arrivals, limit_s: float = 30.0
+    host: str, port: int, path: str, token: str | None, arrivals: Arrivals, limit_s: float = 30.0,
+    track: Track | None = None,
 ) -> WsScreen:
     """Connect and complete the handshake; raise on refusal or timeout."""
     loop = asyncio.get_running_loop()
     holder: list[WsScreen] = []
 
     def factory() -> WsScreen:
-        holder.append(WsScreen(host, port, path, token, arrivals))
+        holder.append(WsScreen(host, port, path, token, arrivals, track))
         return holder[0]
 
     await asyncio.wait_for(loop.create_connection(factory, host, port), limit_s)

@@ -138,6 +138,10 @@ def serve(args: argparse.Namespace) -> int:
         ws="facilitation.wsproto:DirectWebSocketProtocol",
         # A request's head must arrive within 10 s (slow clients): see httpguard.py.
         http="facilitation.httpguard:HeadTimeoutProtocol",
+        # When a venue's Wi-Fi comes back, thousands of sockets connect in the same
+        # second: a short listen queue would drop their SYNs into the kernel's
+        # one-second retry (uvicorn's default is 2048).
+        backlog=4096,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
     )

@@ -4,6 +4,8 @@ The baselines answer the same requests as the app (`POST /api/events`, `POST ...
 `WS .../stream`) so the load generator drives all three with the same code and the same
 messages. They keep nothing (no store), check nothing beyond "which room does this token
 route to" (no auth), and render each change's frame once, exactly as the app's frame shape.
+Each keeps its frames in an in-memory list per event, so that a socket that reconnects with
+``?after=<seq>`` is sent what it missed (scenario g): the usual way's replay, no durability.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Scope:
 class Book:
     tokens: dict[str, Scope] = field(default_factory=dict)
     seq: dict[str, int] = field(default_factory=dict)
+    # event -> every frame so far: (seq, room, frame); seq n at index n - 1
+    log: dict[str, list[tuple[int, str | None, bytes]]] = field(default_factory=dict)
 
     def create_event(self, body: dict[str, Any]) -> dict[str, Any]:
         eid = uuid.uuid4().hex[:12]
@@ -54,8 +58,24 @@ class Book:
                 "owner": body.get("owner", ""), "due": body.get("due"), "goals": [],
                 "status": "open", "version": 1, "created_at": now, "updated_at": now}
         self.seq[event] = self.seq.get(event, 0) + 1
-        frame = {"seq": self.seq[event], "room": room, "type": "item.created", "data": item}
-        return orjson.dumps(item), orjson.dumps(frame)
+        frame = orjson.dumps(
+            {"seq": self.seq[event], "room": room, "type": "item.created", "data": item})
+        self.log.setdefault(event, []).append((self.seq[event], room, frame))
+        return orjson.dumps(item), frame
+
+    def missed(self, scope: Scope, after: int) -> list[tuple[int, bytes]]:
+        """The frames after ``after`` that a socket of ``scope`` may see."""
+        frames = self.log.get(scope.event, [])[max(after, 0):]
+        return [(seq, f) for seq, room, f in frames if scope.room is None or room == scope.room]
+
+
+def after_of(query: str) -> int:
+    """The ``after`` of a stream URL's query (0 when absent or malformed)."""
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "after" and value.isdigit():
+            return int(value)
+    return 0
 
 
 def bearer(value: str | None) -> str | None:

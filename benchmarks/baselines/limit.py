@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import orjson
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from benchmarks.baselines.common import ADMIN_TOKEN, Book, bearer
+from benchmarks.baselines.common import ADMIN_TOKEN, Book, after_of, bearer
 
 book = Book()
 # event id -> room id (None for plenary) -> open sockets
@@ -32,6 +32,10 @@ async def stream(ws: ServerConnection) -> None:
         await ws.close(1008, "unknown token")
         return
     group = sockets.setdefault(scope.event, {}).setdefault(scope.room, set())
+    # What it missed, then live: written without an await in between (broadcast()
+    # does not await), so no frame can fall between the replay and the group.
+    for _, frame in book.missed(scope, after_of(urlsplit(ws.request.path).query)):
+        broadcast([ws], frame, text=True)
     group.add(ws)
     try:
         await ws.wait_closed()

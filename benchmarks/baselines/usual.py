@@ -2,8 +2,10 @@
 
 This is the pattern the broadcaster README teaches: each websocket subscribes to a
 channel, which gives it its own asyncio.Queue, and a task per socket awaits that queue
-and sends each message. A submit publishes the pre-rendered frame twice: on the room's
-channel and on the event's plenary channel. No store, no auth, like the limit baseline.
+and sends each message. A socket that reconnects with ``?after=<seq>`` first gets what
+it missed from the in-memory list of frames (``Book.log``). A submit publishes the
+pre-rendered frame twice: on the room's channel and on the event's plenary channel.
+No store, no auth, like the limit baseline.
 
     python -m benchmarks.baselines.usual --port 8103
 """
@@ -25,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from benchmarks.baselines.common import ADMIN_TOKEN, Book, bearer
+from benchmarks.baselines.common import ADMIN_TOKEN, Book, after_of, bearer
 
 book = Book()
 hub = Broadcast("memory://")
@@ -64,9 +66,18 @@ async def stream(ws: WebSocket) -> None:
     async def sender() -> None:
         async with hub.subscribe(channel=channel) as subscriber:
             try:
+                # Subscribed first, then what it missed from the in-memory list; a frame
+                # in both (published meanwhile) is skipped by its seq.
+                last = after_of(ws.url.query)
+                for seq, frame in book.missed(scope, last):
+                    await ws.send_text(frame.decode())
+                    last = seq
                 while True:
                     event = await subscriber.get()
-                    await ws.send_text(event.message)
+                    text = event.message
+                    if int(text[7:text.index(",")]) <= last:  # '{"seq":N,...'
+                        continue
+                    await ws.send_text(text)
             except (Unsubscribed, WebSocketDisconnect, OSError):
                 pass
 
