@@ -66,6 +66,7 @@ class Rig:
     server: servers.Server
     fleet: Fleet
     info: dict[str, Any]
+    event: dict[str, Any] | None = None  # the event as created (ids, join links, tokens)
 
 
 def open_rig(name: str, server: servers.Server, rooms: int, per_room: int, plenary: int,
@@ -83,7 +84,7 @@ def open_rig(name: str, server: servers.Server, rooms: int, per_room: int, plena
     except BaseException:
         server.stop()
         raise
-    rig = Rig(name, server, fleet, {"target": server.name, "health": health})
+    rig = Rig(name, server, fleet, {"target": server.name, "health": health}, event)
     try:
         conn = fleet.connect()
         print(f"   connected {conn['connected']}/{conn['wanted']} in {conn['connect_s']} s"

@@ -69,6 +69,11 @@ class Book:
         return [(seq, f) for seq, room, f in frames if scope.room is None or room == scope.room]
 
 
+def room_items(book: Book, event: str, room: str) -> list[dict[str, Any]]:
+    """The room's items, for its page (scenario h): decoded from the frames kept."""
+    return [orjson.loads(f)["data"] for _, r, f in book.log.get(event, []) if r == room]
+
+
 def after_of(query: str) -> int:
     """The ``after`` of a stream URL's query (0 when absent or malformed)."""
     for part in query.split("&"):

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 from urllib.parse import urlsplit
 
 import orjson
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from benchmarks.baselines.common import ADMIN_TOKEN, Book, after_of, bearer
+from benchmarks.baselines.common import ADMIN_TOKEN, Book, after_of, bearer, room_items
 
 book = Book()
 # event id -> room id (None for plenary) -> open sockets
@@ -43,15 +44,28 @@ async def stream(ws: ServerConnection) -> None:
         group.discard(ws)
 
 
-def answer(status: int, body: bytes) -> bytes:
+def answer(status: int, body: bytes, kind: str = "application/json") -> bytes:
     reason = {200: "OK", 201: "Created", 401: "Unauthorized", 404: "Not Found"}.get(status, "X")
-    head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+    head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: {kind}\r\n"
             f"content-length: {len(body)}\r\n\r\n")
     return head.encode() + body
 
 
+def room_page(event: str, room: str) -> bytes:
+    """The room page (scenario h): the least a server can do, escaped string joins."""
+    esc = html.escape
+    rows = "".join(
+        f'<li id="item-{esc(i["id"])}"><p>{esc(i["text"])}</p><p>{esc(i["owner"])} '
+        f'{esc(i["due"] or "")} {esc(i["status"])}</p></li>' for i in room_items(book, event, room))
+    page = (f"<!doctype html><html lang=en><title>{esc(room)}</title><main><h1>Room</h1>"
+            f"<ul>{rows}</ul></main></html>")
+    return answer(200, page.encode(), "text/html; charset=utf-8")
+
+
 def route(method: str, path: str, token: str | None, body: bytes) -> bytes:
     parts = urlsplit(path).path.strip("/").split("/")
+    if method == "GET" and len(parts) == 4 and parts[0] == "e" and parts[2] == "r":
+        return room_page(parts[1], parts[3])
     if method == "GET" and parts == ["healthz"]:
         return answer(200, b'{"status":"ok","store":"none","broker":"websockets.broadcast"}')
     if method == "POST" and parts == ["api", "events"]:

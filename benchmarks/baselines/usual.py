@@ -17,17 +17,18 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import jinja2
 import orjson
 import uvicorn
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from benchmarks.baselines.common import ADMIN_TOKEN, Book, after_of, bearer
+from benchmarks.baselines.common import ADMIN_TOKEN, Book, after_of, bearer, room_items
 
 book = Book()
 hub = Broadcast("memory://")
@@ -53,6 +54,20 @@ async def create_item(request: Request) -> Response:
     await hub.publish(channel=f"{event}:{room}", message=text)
     await hub.publish(channel=f"{event}:*", message=text)
     return Response(reply, 201, media_type="application/json")
+
+
+# The room page (scenario h), the usual way: a Jinja2 template, autoescaped, over the
+# room's items in memory.
+PAGE = jinja2.Environment(autoescape=True).from_string(
+    "<!doctype html><html lang=en><title>{{ room }}</title><main><h1>Room</h1><ul>"
+    "{% for item in items %}<li id=\"item-{{ item.id }}\"><p>{{ item.text }}</p>"
+    "<p>{{ item.owner }} {{ item.due or '' }} {{ item.status }}</p></li>{% endfor %}"
+    "</ul></main></html>")
+
+
+async def room_page(request: Request) -> Response:
+    event, room = request.path_params["event"], request.path_params["room"]
+    return HTMLResponse(PAGE.render(room=room, items=room_items(book, event, room)))
 
 
 async def stream(ws: WebSocket) -> None:
@@ -107,6 +122,7 @@ app = Starlette(
         Route("/api/events", create_event, methods=["POST"]),
         Route("/api/events/{event}/rooms/{room}/items", create_item, methods=["POST"]),
         WebSocketRoute("/api/events/{event}/stream", stream),
+        Route("/e/{event}/r/{room}", room_page),
     ],
     lifespan=lifespan,
 )
