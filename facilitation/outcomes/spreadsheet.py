@@ -53,6 +53,7 @@ TITLE = Font(name=FONT, size=14, bold=True)
 HEADING = Font(name=FONT, size=12, bold=True)
 META = Font(name=FONT, size=SIZE, color="4A5360")
 WRAP = Alignment(wrap_text=True, vertical="top")
+WRAP_RIGHT = Alignment(wrap_text=True, vertical="top", horizontal="right")  # over numbers
 # Titles and headings run on into the empty cells beside them, never wrapped in column A.
 NO_WRAP = Alignment(wrap_text=False, vertical="top")
 HEADER_FILL = PatternFill("solid", fgColor="DDE3EA")
@@ -87,7 +88,7 @@ class Sheet:
         self.ws: WriteOnlyWorksheet = book.create_sheet(title[:31])
         self.widths = widths
         self.row = 0
-        self.styles: dict[tuple[int, int, bool, str], Any] = {}
+        self.styles: dict[tuple[int, int, bool, str, bool], Any] = {}
         for n, width in enumerate(widths, start=1):
             self.ws.column_dimensions[get_column_letter(n)].width = width
         setup = self.ws.page_setup
@@ -98,8 +99,8 @@ class Sheet:
         self.ws.sheet_properties.pageSetUpPr.fitToPage = True
         self.ws.print_options.gridLines = True
 
-    def cell(self, value: Cell, font: Font = BODY, fill: PatternFill | None = None
-             ) -> WriteOnlyCell:
+    def cell(self, value: Cell, font: Font = BODY, fill: PatternFill | None = None,
+             right: bool = False) -> WriteOnlyCell:
         quote, number_format = False, "General"
         if isinstance(value, str):
             text = ILLEGAL_CHARACTERS_RE.sub("", printable(value))
@@ -118,11 +119,11 @@ class Sheet:
             cell.data_type = "s"
         # Setting a style looks it up by hash in the workbook's lists, which costs more
         # than writing the cell: each distinct style is made once, then copied.
-        key = (id(font), id(fill), quote, number_format)
+        key = (id(font), id(fill), quote, number_format, right)
         style = self.styles.get(key)
         if style is None:
             cell.font = font
-            cell.alignment = WRAP if font in (BODY, BOLD) else NO_WRAP
+            cell.alignment = (WRAP_RIGHT if right else WRAP) if font in (BODY, BOLD) else NO_WRAP
             cell.number_format = number_format
             if quote:
                 cell.quotePrefix = True
@@ -134,7 +135,7 @@ class Sheet:
         return cell
 
     def append(self, values: list[Cell], font: Font = BODY, fill: PatternFill | None = None,
-               height: float | None = None) -> int:
+               height: float | None = None, right: frozenset[int] = frozenset()) -> int:
         self.row += 1
         lines = max((_lines(printable(v), w) for v, w in zip(values, self.widths, strict=False)
                      if isinstance(v, str)), default=1)
@@ -142,11 +143,12 @@ class Sheet:
             height = min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT + 3)
         if height is not None:
             self.ws.row_dimensions[self.row].height = height
-        self.ws.append([self.cell(v, font, fill) for v in values])
+        self.ws.append([self.cell(v, font, fill, n in right) for n, v in enumerate(values)])
         return self.row
 
-    def header(self, names: list[str]) -> int:
-        return self.append(list(names), BOLD, HEADER_FILL)
+    def header(self, names: list[str], right: frozenset[int] = frozenset()) -> int:
+        """A header row; ``right``: the columns of numbers, their headers aligned with them."""
+        return self.append(list(names), BOLD, HEADER_FILL, right=right)
 
 
 def _table(book: Any, title: str, columns: Columns, rows: Iterable[list[Cell]],
@@ -163,7 +165,10 @@ def _table(book: Any, title: str, columns: Columns, rows: Iterable[list[Cell]],
     if printed is not None:
         ws.print_area = f"A1:{get_column_letter(printed)}{len(data) + 1}"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(data) + 1}"
-    sheet.header([name for name, _ in columns])
+    # Numbers and dates stand on the right: so do their headers.
+    numbers = frozenset(n for n in range(len(columns))
+                        if data and all(isinstance(r[n], int | date) for r in data if r[n] is not None))
+    sheet.header([name for name, _ in columns], numbers)
     for row in data:
         sheet.append(row)
 
@@ -193,7 +198,7 @@ def _summary(book: Any, o: Outcomes, _: Words) -> None:
     sheet.append([_.headline(o)], META, height=LINE_HEIGHT + 3)
     sheet.append([])
     sheet.append([_("Top actions by votes")], HEADING, height=18)
-    sheet.header([name for name, _ in columns])
+    sheet.header([name for name, _ in columns], frozenset({2, 4}))  # votes, due
     first = sheet.row + 1
     for row in top:
         sheet.append(row)
@@ -214,7 +219,7 @@ def _summary(book: Any, o: Outcomes, _: Words) -> None:
         chart_at = chart
     sheet.append([])
     sheet.append([_("Joint actions")], HEADING, height=18)
-    sheet.header([name for name, _ in columns])
+    sheet.header([name for name, _ in columns], frozenset({2, 4}))  # votes, due
     for row in joint:
         sheet.append(row)
     if not joint:
@@ -223,11 +228,16 @@ def _summary(book: Any, o: Outcomes, _: Words) -> None:
     sheet.append([_("Goal coverage")], HEADING, height=18)
     if o.alignment:
         # Goal text in the wide column, rooms in the next ones (their names wrap).
-        sheet.header(["", _("Goal"), *(r.room.name for r in o.rooms), _("Total")])
+        # Rooms as their codes (the columns here are the tables' above), named below.
+        sheet.header(["", _("Goal"), *(f"R{r.room.number}" for r in o.rooms), _("Total")],
+                     frozenset(range(2, len(o.rooms) + 3)))
         for line in o.alignment:
             total: Cell = line.total if line.addressed else _("not addressed")
             sheet.append([line.goal.code, line.goal.text, *line.per_room, total])
         sheet.append(["", _("no goal"), *o.untagged, sum(o.untagged)])
+        sheet.append([])
+        for r in o.rooms:
+            sheet.append([f"R{r.room.number}", r.room.name])
     else:
         sheet.append([_("The event has no plan goals.")])
     if chart_at is not None:
