@@ -196,6 +196,10 @@ class Command:
 
     @property
     def change_type(self) -> str:
+        if self.kind == PROGRESS:
+            # Every report is streamed as "progress.updated" (the API contract), the first
+            # one too: to a client, an action's progress is always there to update.
+            return f"{PROGRESS}.updated"
         return f"{self.kind}.{PAST_TENSE[self.op]}"
 
 

@@ -1,8 +1,8 @@
 """Follow-up writes: opening it (owners and their links), reports, and replacing a link.
 
 Each goes through the event's log like every other change: owners are ``owner``
-entities, reports ``progress`` entities (``progress.created``/``progress.updated``,
-streamed), and a replaced link an ``access`` change that closes the old link's
+entities, reports ``progress`` entities (streamed as ``progress.updated``, the first
+too), and a replaced link an ``access`` change that closes the old link's
 sockets on every worker. Tokens are never in the log.
 """
 
