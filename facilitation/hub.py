@@ -335,10 +335,20 @@ class EventHub:
             await self._send(listener, upto, frames, send)
             listener.live = not listener.closed_reason
             return
-        upto, joined = self.window.joined(listener.view, listener.room, listener.last,
-                                          self._encode)
-        _write(listener, upto, joined)
-        listener.live = not listener.closed_reason
+        self.resume(listener)
+
+    def resume(self, listener: Listener) -> bool:
+        """Catch a direct socket up from the window and make it live, now, without an
+        await; False (nothing done) when it needs store pages or has no direct writer.
+        A reconnect storm's usual case: no task, no loop turn, one shared buffer."""
+        if listener.direct is None or listener.last + 1 < self.window.start:
+            return False
+        if not listener.closed_reason:
+            upto, joined = self.window.joined(listener.view, listener.room, listener.last,
+                                              self._encode)
+            _write(listener, upto, joined)
+            listener.live = not listener.closed_reason
+        return True
 
     @staticmethod
     async def _send(listener: Listener, upto: int, frames: list[bytes], send: Send | None) -> None:

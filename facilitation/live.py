@@ -110,7 +110,7 @@ async def _stream(
         # A rotation that landed between the handshake's check and the attach above
         # was not seen by the hub for this socket: look once more now.
         await _check_access_again(services, event_id, listener)
-        if not listener.closed_reason:
+        if not listener.closed_reason and not hub.resume(listener):
             pump = asyncio.create_task(_pump(websocket, services, hub, listener))
             pump.add_done_callback(lambda task: _pump_ended(task, listener, event_id))
         # This task only reads from here on: a disconnect is noticed at once, and
