@@ -74,7 +74,7 @@ PLENARY_BOARD = Need(frozenset({ORGANISER, PLENARY}),
                      "This is the plenary board: it opens with the plenary link.")
 PLENARY_STATE = Need(frozenset({ORGANISER, PLENARY}),
                      "Only the plenary and organiser links see the plenary.")
-# A merge's text and sources span rooms, as do presence counts; a join link reads its own room.
+# The people present in every room: a join link reads its own room only.
 EVERY_ROOM = Need(frozenset({ORGANISER, PLENARY}),
                   "Only the plenary and organiser links see every room.")
 # A join token names nobody: participants vote on their room page, as themselves.
