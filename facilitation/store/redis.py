@@ -356,12 +356,12 @@ class RedisStore:
                 raise Conflict("This id was already used with different content.")
             if outcome == b"missing":
                 raise NotFound("No such event.")
+            moves += 1
             if outcome == b"unindexed":
                 await self._reindex(event_id)
             elif outcome == b"legacy":
                 await self._migrate_tokens(event_id)
             else:  # b"moved": someone changed what the decision read; read it again
-                moves += 1
                 if moves >= RETRIES:
                     current = reads.used.get(("entities", command.entity_key))
                     raise StaleVersion(
