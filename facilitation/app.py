@@ -21,10 +21,9 @@ from starlette.websockets import WebSocket
 from facilitation import config, errors, openapi
 from facilitation.assets import STATIC
 from facilitation.domain import DomainError
+from facilitation.guards import BodyLimit, SameOriginWrites, TokenLinks, WriteLimit
 from facilitation.i18n import N_
-from facilitation.limits import WriteLimit
 from facilitation.render import Renderer
-from facilitation.security import BodyLimit, SameOriginWrites, TokenLinks
 from facilitation.services import STORE_FAILURES, Services
 from facilitation.web import (
     api,

@@ -6,7 +6,7 @@ header byte every few seconds (Slowloris) held 50 connections for as long as it
 liked. This is uvicorn's httptools protocol (what it picks by default) with one
 timer: from the connection's start, and again from the first byte of each
 request, the whole head must arrive within ``HEAD_SECONDS``, else the server
-answers 408 and closes. Bodies are bounded by size (security.BodyLimit) and
+answers 408 and closes. Bodies are bounded by size (guards.BodyLimit) and
 websockets by pings, once their head has arrived.
 
 ``facilitation serve`` runs uvicorn with ``http="facilitation.httpguard:HeadTimeoutProtocol"``;

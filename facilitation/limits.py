@@ -10,7 +10,8 @@ identified by their token. Two buckets guard writes:
   or a load test driving one join token, stays under (``token_writes_per_second``).
 
 Everything is in-process (per worker): a limit is a guard against abuse, not an
-accounting, and a client spread over N workers gets at most N times its share.
+accounting, and a client spread over N workers gets at most N times its share. The
+middleware that counts every write is ``guards.WriteLimit``.
 """
 
 from __future__ import annotations
@@ -23,14 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 
 from facilitation.errors import TooManyRequests
-from facilitation.security import ErrorPage, Guard, bearer, fingerprint, session_grants
+from facilitation.security import bearer, fingerprint, session_grants
 
 if TYPE_CHECKING:
-    from starlette.responses import Response
-    from starlette.types import ASGIApp
 
     from facilitation.config import Settings
 
@@ -170,21 +169,3 @@ class Limits:
     def message_bucket(self) -> Bucket:
         """One socket's budget of incoming messages (the pages send none today)."""
         return Bucket(self.socket_message_rate, max(10.0, self.socket_message_rate * 10))
-
-
-class WriteLimit(Guard):
-    """Every write (POST, PUT, PATCH, DELETE) of every route, counted before it runs.
-
-    A middleware rather than a call in each handler, so the routes later issues
-    add are limited too. It sits inside the session middleware (it needs the
-    session's id) and answers like any other error: JSON under ``/api/``, a
-    toast for htmx, a friendly page otherwise, with ``Retry-After``.
-    """
-
-    def __init__(self, app: ASGIApp, limits: Limits, on_error: ErrorPage) -> None:
-        super().__init__(app, on_error)
-        self.limits = limits
-
-    async def check(self, request: Request) -> Response | None:
-        self.limits.check_write(request)
-        return None

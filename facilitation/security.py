@@ -1,12 +1,9 @@
-"""Tokens, sessions, Origin checks, and the security middlewares.
+"""Tokens, sessions, Origin checks, and tokens kept out of the logs.
 
 Who may do what is decided here and only here: an ``Access`` comes from a
 bearer token or from the signed session cookie that opening a token link sets,
 and every handler asks it (through ``web.handling.authorise``) before touching
-the store. The middlewares at the end guard every route, including those added
-later: token links traded for a session (``TokenLinks``), the CSRF check of
-cookie-authorised writes (``SameOriginWrites``) and the body size limit
-(``BodyLimit``). Write rates live in ``limits.py``.
+the store. The middlewares that guard every request are in ``guards.py``.
 """
 
 from __future__ import annotations
@@ -14,22 +11,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import secrets as pysecrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit
 
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import RedirectResponse
+from starlette.requests import HTTPConnection
 
-from facilitation.errors import Forbidden, HTTPError, PayloadTooLarge, Unauthorized
+from facilitation.errors import Forbidden, Unauthorized
 from facilitation.i18n import N_
 
 if TYPE_CHECKING:
-    from starlette.responses import Response
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from facilitation.config import Settings
     from facilitation.domain import Secrets
@@ -39,7 +31,6 @@ PLENARY = "plenary"
 JOIN = "join"
 # An owner's follow-up link: reads and reports on that owner's actions only.
 OWNER = "owner"
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -235,46 +226,6 @@ def check_socket_origin(websocket: HTTPConnection, settings: Settings) -> None:
         raise Forbidden("Websockets from other sites are refused.")
 
 
-# -- size limit --------------------------------------------------------------------------
-
-
-class BodyLimit:
-    """Refuse request bodies over the limit, whether or not they say their length."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.limit:
-                    scope.setdefault("state", {})["too_large"] = True
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            if scope.get("state", {}).get("too_large"):
-                raise PayloadTooLarge(f"The request body is larger than {self.limit // 1024} KiB.")
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise PayloadTooLarge(
-                        f"The request body is larger than {self.limit // 1024} KiB."
-                    )
-            return message
-
-        await self.app(scope, limited, send)
-
-
 # -- logs ----------------------------------------------------------------------------------
 
 # The query parameter that carries a token in a link.
@@ -310,95 +261,3 @@ class RedactTokens(logging.Filter):
         elif isinstance(record.msg, str) and "?" in record.msg:
             record.msg = redact_query(record.msg)
         return True
-
-
-# -- middlewares -------------------------------------------------------------------------
-
-# How a middleware answers a refusal: the app's error handler (JSON under ``/api/``,
-# a toast for htmx, a page otherwise). Middlewares run outside Starlette's own.
-ErrorPage = Callable[[HTTPConnection, Exception], Awaitable["Response | None"]]
-PAGE_IN_EVENT = re.compile(r"^/e/([^/]+)/")
-
-
-class Guard:
-    """A middleware that sees each HTTP request of its ``methods`` before the app does.
-
-    ``check`` lets the request through (None), answers it itself (a response), or
-    refuses it (an ``HTTPError``, answered as the app answers every error: JSON under
-    ``/api/``, a toast for htmx, a friendly page otherwise). Middlewares run outside
-    Starlette's error handling, hence ``on_error``.
-    """
-
-    methods: frozenset[str] = WRITES
-
-    def __init__(self, app: ASGIApp, on_error: ErrorPage) -> None:
-        self.app = app
-        self.on_error = on_error
-
-    async def check(self, request: Request) -> Response | None:
-        raise NotImplementedError
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in self.methods:
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        try:
-            answer = await self.check(request)
-        except HTTPError as refused:
-            answer = await self.on_error(request, refused)
-            if answer is None:
-                return
-        if answer is None:
-            await self.app(scope, receive, send)
-        else:
-            await answer(scope, receive, send)
-
-
-class TokenLinks(Guard):
-    """Trade the token of an opened link (``?t=``) for a session grant, then drop it
-    from the address bar: the page is loaded again without it (303).
-
-    Every page an invitation can point at is covered, including those added
-    later; a link whose token is not (or no longer) valid gets a 401 page.
-    """
-
-    methods = frozenset({"GET"})
-
-    async def check(self, request: Request) -> Response | None:
-        found = PAGE_IN_EVENT.match(request.url.path)
-        token = request.query_params.get(TOKEN_PARAM)
-        if not found or token is None:
-            return None
-        event_id = found.group(1)
-        secrets = await request.app.state.services.secrets(event_id)
-        access = match_token(token, event_id, secrets)
-        if access is None:
-            raise Unauthorized("This link is not valid any more. Ask the organiser for a fresh one.")
-        remember_grant(request, access, token)
-        ensure_sid(request)
-        query = request.url.remove_query_params(TOKEN_PARAM).query
-        return RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
-
-
-class SameOriginWrites(Guard):
-    """The CSRF check of every write that a browser's cookie could authorise.
-
-    A write with a bearer token cannot be forged by another site (a page cannot
-    make a browser send one), and one without a session has nothing to forge (it
-    gets its 401); a write that the session cookie could authorise (a form post,
-    or an API call relying on the cookie) must come from our own pages: its
-    Origin, or failing that its Referer, must be ours. SameSite=Lax cookies already keep
-    most cross-site posts cookie-less; this also covers sibling subdomains and
-    old browsers, for every route, including those added later.
-    """
-
-    def __init__(self, app: ASGIApp, settings: Settings, on_error: ErrorPage) -> None:
-        super().__init__(app, on_error)
-        self.settings = settings
-
-    async def check(self, request: Request) -> Response | None:
-        ambient = bool(request.scope.get("session")) and bearer(request) is None
-        if ambient and not origin_allowed(request, self.settings):
-            raise Forbidden("This was sent from another site and was refused.")
-        return None

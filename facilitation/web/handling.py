@@ -6,7 +6,7 @@ Origin, that the event exists (404), who the caller is from their bearer token
 or session (401), that the named room exists (404), and the handler's ``Need``
 (403). No handler resolves a token or reads the event's secrets itself.
 Token links (``?t=``) are traded for a session before any handler runs
-(``security.TokenLinks``).
+(``guards.TokenLinks``).
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def is_htmx(request: Request) -> bool:
 
 
 def require_same_origin(request: Request) -> None:
-    """The CSRF check of a form post that no session vouches for (``SameOriginWrites``
+    """The CSRF check of a form post that no session vouches for (``guards.SameOriginWrites``
     covers those): it must come from our own pages."""
     if not origin_allowed(request, services_of(request).settings):
         raise errors.Forbidden("This form was sent from another site and was refused.")
