@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from facilitation import config
-from facilitation.domain import ITEM, MERGE, ROLE, VOTE, make_command
+from facilitation.domain import ITEM, MERGE, ROLE, VOTE, make_command, vote_id
 from facilitation.outcomes import FORMATS
 from facilitation.render import Renderer
 from facilitation.schemas import EventIn, RoomIn
@@ -94,9 +94,10 @@ async def populate(data_dir: Path, actions: int) -> tuple[str, str]:
                 "rooms": [rooms[n % 6], rooms[(n + 1) % 6]], "goals": [], "status": "proposed"})
             for n in range(0, actions - 1, 100)
         ]
+        # Stored as an import stores them (voting was open, within each budget, then).
         commands += [
-            make_command(VOTE, "create", str(uuid.uuid4()), None,
-                         {"item": items[n], "voter": f"voter-{n % 30}"})
+            make_command(VOTE, "create", vote_id(f"voter-{n % 30}", items[n]), None,
+                         {"item": items[n], "voter": f"voter-{n % 30}"}, imported=True)
             for n in range(1, actions, 7)
         ]
         for start in range(0, len(commands), 1000):
