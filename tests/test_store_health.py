@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from facilitation.broker.memory import MemoryBroker
 from facilitation.store.sqlite import SQLiteStore
@@ -192,6 +193,16 @@ async def test_healthz_is_503_while_redis_is_down_and_200_after(
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
             assert await health(http) == 200
+            # Redis answers PING but refuses writes (here: too few replicas; a full disk
+            # gives MISCONF alike): /healthz notices within its probe interval.
+            admin = Redis.from_url(own_redis.url())
+            await admin.config_set("min-replicas-to-write", 1)
+            try:
+                await until_health(http, 503)
+            finally:
+                await admin.config_set("min-replicas-to-write", 0)
+                await admin.aclose()
+            await until_health(http, 200)
             await own_redis.stop()
             await until_health(http, 503)
             await own_redis.start()

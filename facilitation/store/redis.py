@@ -35,6 +35,7 @@ Durability depends on Redis's persistence settings; see the README's section
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable
@@ -80,6 +81,10 @@ log = logging.getLogger("facilitation.store.redis")
 T = TypeVar("T")
 
 EVENTS = "facilitation:events"
+# What /healthz writes to prove Redis stores writes (outside any event: no script uses it).
+HEALTH = "facilitation:health"
+# /healthz writes to Redis at most this often (seconds) while writes succeed.
+PROBE_SECONDS = 5.0
 
 # How often an append re-reads and re-decides when another writer changed the same
 # entity (or its room's lock) between the read and the script. Only writes to
@@ -181,6 +186,8 @@ class RedisStore:
         # Each event's board as this process last saw it: every page and API call
         # reads the board, and re-reading all entities each time would cost O(event).
         self._boards: dict[str, Board] = {}
+        self._write_failed = False
+        self._probed = -PROBE_SECONDS
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
         try:
@@ -209,7 +216,21 @@ class RedisStore:
         await self.redis.connection_pool.disconnect()
 
     async def ping(self) -> None:
-        await self._call(self.redis.ping())
+        """Raise StoreUnavailable unless Redis would store a change now: a real write
+        every few seconds (and on every ask after a refused one), a PING between.
+        A Redis that answers PING but refuses writes (its disk full: MISCONF; too few
+        replicas: NOREPLICAS; a demoted replica) counts as unavailable."""
+        loop = asyncio.get_running_loop()
+        if not self._write_failed and loop.time() - self._probed < PROBE_SECONDS:
+            await self._call(self.redis.ping())
+            return
+        try:
+            await self._call(self.redis.set(HEALTH, now_iso(), ex=60))
+        except (StoreUnavailable, redis_errors.ResponseError):
+            self._write_failed = True
+            raise
+        self._write_failed = False
+        self._probed = loop.time()
 
     # -- reads -----------------------------------------------------------------------
 
