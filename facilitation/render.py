@@ -121,14 +121,16 @@ class Renderer:
         joins them instead of rendering each again (the moderator's items)."""
         full = ("fragment", name, *key)
         html = self._entries.get(full)
-        if html is None:
-            html = self.render(name, **context)
+        if not isinstance(html, Markup):
+            # Kept as Markup (rendered, so escaped, by the template): a page of thousands
+            # joins them without wrapping, so copying, each again.
+            html = Markup(self.render(name, **context))  # noqa: S704
             self._entries[full] = html
             if len(self._entries) > ENTRY_CACHE_SIZE:
                 self._entries.popitem(last=False)
         else:
             self._entries.move_to_end(full)
-        return Markup(html)  # noqa: S704 - rendered, and so escaped, by the template
+        return html
 
     # -- pushes ------------------------------------------------------------------------
 

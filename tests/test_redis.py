@@ -353,10 +353,18 @@ async def test_serve_with_workers_shares_one_event_through_redis(
             # Standard output is a file here (a log): it says where the admin token is and
             # how to get the demo's links, and holds no token or link itself.
             printed = (tmp_path / "out.txt").read_text()
-            assert "A demo event was created" in printed and "facilitation links" in printed
-            assert f"{base}/e/" not in printed
+            assert "A demo event was created" in printed and "facilitation links " in printed
+            assert f"{base}/e/" not in printed and "?t=" not in printed
             admin = (tmp_path / "data" / "admin_token").read_text().strip()
             assert admin not in printed and "admin_token" in printed
+            # `links` prints them on demand (on Redis, beside the running workers).
+            demo = printed.split("facilitation links ", 1)[1].split()[0]
+            shown = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "facilitation.cli", "links", demo, env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            links, problem = await asyncio.wait_for(shown.communicate(), 60)
+            assert shown.returncode == 0, problem.decode()
+            assert f"/e/{demo}/moderate?t=" in links.decode()
             answer = await http.post("/api/events", json={"title": "Workers", "rooms": [
                 {"name": "One", "prompt": ""}]}, headers=auth(admin))
             assert answer.status_code == 201, answer.text
