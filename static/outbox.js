@@ -315,6 +315,8 @@
   }
 
   function refuse(entry, status, html) {
+    // A 409 brings the entry as saved now: shown at once (never older than shown).
+    if (status === 409) applyFragments(html, entry);
     var template = document.createElement("template");
     template.innerHTML = html;
     var reason = template.content.querySelector(".form-error, .conflict strong, .toast, .message");

@@ -232,13 +232,20 @@ def _update(kind: str) -> Any:
             conflict = isinstance(error, errors.Conflict)
             current = (error.extra.get("current") if conflict
                        else _entity(board, kind, entity_id, room["id"]))
+            # A stale change also brings the entry as saved now, swapped by its id: the
+            # page settles the conflict at the entry against what is really saved, even
+            # before its socket has caught up.
+            theirs = (services.renderer.entry(kind, current, board.event, oob=True)
+                      if conflict and current and is_htmx(request) else "")
             if not (is_htmx(request) and editing and current):
+                if theirs:
+                    return HTMLResponse(theirs, status_code=error.status)
                 raise
             mine = {k: form.get(k) for k in FIELDS[kind]} | {"goals": form.getlist("goals")}
             html = services.renderer.render(
                 f"partials/{kind}_edit.html", **context, **{kind: current},
                 conflict=conflict, mine=mine, error=None if conflict else error.message)
-            return HTMLResponse(html, status_code=error.status)
+            return HTMLResponse(html + theirs, status_code=error.status)
         if not is_htmx(request):
             return RedirectResponse(context["base"], status_code=303)
         # The main target (the edit slot) is emptied; the entry swaps by its id.
