@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import jinja2
 import orjson
@@ -104,32 +105,29 @@ class Renderer:
         lang = i18n.current()
         key = (kind, entity["id"], entity["version"], event.get("id"), event.get("version"),
                lang, oob)
-        html = self._entries.get(key)
-        if html is None:
-            html = self.render(
-                f"partials/{kind}.html", **{kind: entity}, event=event, oob=oob, lang=lang)
-            self._entries[key] = html
-            if len(self._entries) > ENTRY_CACHE_SIZE:
-                self._entries.popitem(last=False)
-        else:
-            self._entries.move_to_end(key)
-        return html
+        return self._kept(key, lambda: self.render(
+            f"partials/{kind}.html", **{kind: entity}, event=event, oob=oob, lang=lang))
 
     def fragment(self, name: str, key: tuple[Any, ...], /, **context: Any) -> Markup:
         """``name`` rendered once per ``key`` (which must name everything it shows, the
         language included) and kept with the entries: a page of thousands of parts
         joins them instead of rendering each again (the moderator's items)."""
-        full = ("fragment", name, *key)
-        html = self._entries.get(full)
-        if not isinstance(html, Markup):
-            # Kept as Markup (rendered, so escaped, by the template): a page of thousands
-            # joins them without wrapping, so copying, each again.
-            html = Markup(self.render(name, **context))  # noqa: S704
-            self._entries[full] = html
+        # Kept as Markup (rendered, so escaped, by the template): a page of thousands
+        # joins them without wrapping, so copying, each again.
+        html = self._kept(("fragment", name, *key),
+                          lambda: Markup(self.render(name, **context)))  # noqa: S704
+        return cast(Markup, html)
+
+    def _kept(self, key: tuple[Any, ...], make: Callable[[], str]) -> str:
+        """What ``make`` renders for ``key``: rendered once, kept, the least recently
+        used dropped first beyond ``ENTRY_CACHE_SIZE``."""
+        html = self._entries.get(key)
+        if html is None:
+            html = self._entries[key] = make()
             if len(self._entries) > ENTRY_CACHE_SIZE:
                 self._entries.popitem(last=False)
         else:
-            self._entries.move_to_end(full)
+            self._entries.move_to_end(key)
         return html
 
     # -- pushes ------------------------------------------------------------------------
