@@ -41,7 +41,9 @@ async def test_an_owner_reports_from_a_phone_offline_and_the_organiser_sees_it_o
 ) -> None:
     problems.allow(r"http 409: POST .*/progress/", "the stale report, settled in the test")
     problems.allow(r"http 403: GET .*/e/\w+/o/\w+$", "another owner's page, refused on purpose")
-    problems.allow(r"http 401: GET .*/e/\w+/o/\w+$", "the replaced link, ended on purpose")
+    # GET when the page reloads; HEAD when its socket keeps failing and the page asks
+    # whether it is still there (static/app.js checkPageStillThere).
+    problems.allow(r"http 401: (GET|HEAD) .*/e/\w+/o/\w+$", "the replaced link, ended on purpose")
     # The replaced link's page may try its socket again before it learns the link ended.
     problems.allow(r"^console: WebSocket connection to \S+/e/\w+/o/\w+/live\S* failed: "
                    r"HTTP Authentication failed", "the replaced link's socket, refused on purpose")
