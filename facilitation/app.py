@@ -18,20 +18,21 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from facilitation import config, errors, openapi
+from facilitation import config
 from facilitation.assets import STATIC
 from facilitation.domain import DomainError
-from facilitation.guards import BodyLimit, SameOriginWrites, TokenLinks, WriteLimit
 from facilitation.i18n import N_
 from facilitation.render import Renderer
 from facilitation.services import STORE_FAILURES, Services
 from facilitation.web import (
     api,
     create,
+    errors,
     followup_pages,
     language,
     moderate,
     moderation_api,
+    openapi,
     pages,
     plenary,
     tokens,
@@ -39,6 +40,8 @@ from facilitation.web import (
 )
 from facilitation.web import followup as followup_api
 from facilitation.web import outcomes as outcomes_web
+from facilitation.web.guards import BodyLimit, SameOriginWrites, TokenLinks, WriteLimit
+from facilitation.web.handling import page
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -134,14 +137,14 @@ async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
         # what it had (a form is not emptied by a 413 or a 429).
         headers = {**exc.headers, "HX-Reswap": "none"}
         return HTMLResponse(toast, status_code=exc.status, headers=headers)
-    page = services.renderer.page(
+    answer = page(
         request, "error.html",
         {"status": exc.status, "title": TITLES.get(exc.status, N_("Something went wrong")),
          "message": exc.message, "hint": None},
         status=exc.status,
     )
-    page.headers.update(exc.headers)
-    return page
+    answer.headers.update(exc.headers)
+    return answer
 
 
 async def store_error(conn: HTTPConnection, exc: Exception) -> Response | None:
@@ -162,8 +165,7 @@ async def server_error(conn: HTTPConnection, exc: Exception) -> Response | None:
 
 
 async def home(request: Request) -> Response:
-    services: Services = request.app.state.services
-    return services.renderer.page(request, "home.html", {})
+    return page(request, "home.html", {})
 
 
 def create_app(settings: config.Settings | None = None) -> Starlette:

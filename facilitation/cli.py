@@ -9,9 +9,9 @@ import sys
 from typing import Any
 
 from facilitation import config
-from facilitation.errors import HTTPError
+from facilitation.access import RedactTokens
+from facilitation.domain import DomainError
 from facilitation.schemas import EventIn, RoomIn
-from facilitation.security import RedactTokens
 
 __all__ = ["RedactTokens", "main"]
 
@@ -19,7 +19,7 @@ def log_config(level: str) -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     cfg: dict[str, Any] = {**LOGGING_CONFIG}
-    cfg["filters"] = {"redact": {"()": "facilitation.security.RedactTokens"}}
+    cfg["filters"] = {"redact": {"()": "facilitation.access.RedactTokens"}}
     cfg["handlers"] = {k: {**v, "filters": ["redact"]} for k, v in LOGGING_CONFIG["handlers"].items()}
     cfg["loggers"] = {**LOGGING_CONFIG["loggers"], "facilitation": {
         "handlers": ["default"], "level": level.upper(), "propagate": False}}
@@ -111,7 +111,7 @@ def serve(args: argparse.Namespace) -> int:
     if settings.demo:
         try:
             demo = asyncio.run(_with_services(settings, _ensure_demo))
-        except HTTPError as error:
+        except DomainError as error:
             print(f"facilitation: cannot reach the store ({settings.backend}): {error.message}"
                   + (f" Is Redis running at {settings.redis_url}?" if settings.redis_url else ""),
                   file=sys.stderr)
@@ -136,8 +136,8 @@ def serve(args: argparse.Namespace) -> int:
         ws_ping_timeout=settings.heartbeat_seconds,
         ws_per_message_deflate=False,
         ws="facilitation.wsproto:DirectWebSocketProtocol",
-        # A request's head must arrive within 10 s (slow clients): see httpguard.py.
-        http="facilitation.httpguard:HeadTimeoutProtocol",
+        # A request's head must arrive within 10 s (slow clients): see web/httpguard.py.
+        http="facilitation.web.httpguard:HeadTimeoutProtocol",
         # When a venue's Wi-Fi comes back, thousands of sockets connect in the same
         # second: a short listen queue would drop their SYNs into the kernel's
         # one-second retry (uvicorn's default is 2048).
@@ -374,7 +374,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from pydantic import ValidationError
 
-    from facilitation.domain import DomainError
     from facilitation.store.sqlite_support import DataFolderInUse
 
     try:
@@ -383,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         said = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
         print(f"facilitation: {said}", file=sys.stderr)
         return 2
-    except (HTTPError, DomainError) as error:
+    except DomainError as error:
         print(f"facilitation: {error.message}", file=sys.stderr)
         return 1
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from facilitation.i18n import N_
+
 Entity = dict[str, Any]
 
 # Kinds of entity. Items and roles belong to a room; the others are event-wide
@@ -110,6 +112,13 @@ PAST_TENSE = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
 class DomainError(Exception):
+    """A refusal, or a failure, in the words of this app, not of HTTP.
+
+    Every layer below the web raises these (the domain, the stores' rules, the
+    services, moderation, follow-up); ``web/errors.py``'s ``from_domain`` is the one
+    place that turns each ``code`` into an HTTP status. ``message`` is what a person
+    reads (an English msgid, translated where it is shown)."""
+
     code = "invalid"
 
     def __init__(self, message: str, current: Entity | None = None) -> None:
@@ -138,6 +147,25 @@ class StaleVersion(Conflict):
 
 class Locked(DomainError):
     code = "locked"
+
+
+# What a person is told when a change could not be stored.
+NOT_SAVED = N_("The server cannot store changes right now; nothing was saved. Try again shortly.")
+
+
+class Unavailable(DomainError):
+    """The store cannot answer right now: nothing was read or saved; try again."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str = NOT_SAVED) -> None:
+        super().__init__(message)
+
+
+class Refused(DomainError):
+    """The caller's link does not allow this (another room's, or another owner's)."""
+
+    code = "forbidden"
 
 
 def now_iso() -> str:

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from facilitation import domain, errors, followup
+from facilitation import domain, followup
 from facilitation.domain import OWNER, PROGRESS, Appended, make_command
 
 if TYPE_CHECKING:
+    from facilitation.access import Access
     from facilitation.domain import Board, Secrets
     from facilitation.schemas import ProgressPatch
-    from facilitation.security import Access
     from facilitation.services import Services
 
 
@@ -65,7 +65,7 @@ async def rotate_owner(services: Services, event_id: str, owner: str) -> Secrets
     """A fresh link for one owner: the old one answers 401 and its sockets close."""
     secrets = await services.secrets(event_id)
     if owner not in secrets.owner_tokens:
-        raise errors.NotFound("This owner has no follow-up link; open follow-up first.")
+        raise domain.NotFound("This owner has no follow-up link; open follow-up first.")
     await services.rotate_token(event_id, domain.owner_field(owner), None)
     return await services.secrets(event_id)
 
@@ -95,7 +95,7 @@ def may_report(access: Access, f: followup.FollowedAction) -> None:
     if access.may_moderate:
         return
     if access.owner is None or access.owner not in f.owners:
-        raise errors.Forbidden("Your link reports on your own actions only.")
+        raise domain.Refused("Your link reports on your own actions only.")
 
 
 async def report(services: Services, event_id: str, action_id: str, access: Access,
@@ -104,7 +104,7 @@ async def report(services: Services, event_id: str, action_id: str, access: Acce
     board = await services.board(event_id)
     found = followup.find(board, action_id)
     if found is None:
-        raise errors.NotFound("There is no such action (it may have been deleted or merged).")
+        raise domain.NotFound("There is no such action (it may have been deleted or merged).")
     may_report(access, found)
     room = found.action.rooms[0] if found.action.kind == "item" else None
     fields = {**fields, "by": "organiser" if access.may_moderate else (access.owner or "")}
@@ -118,13 +118,12 @@ async def report(services: Services, event_id: str, action_id: str, access: Acce
                                version=patch.version)
     try:
         appended = await services.submit(event_id, command)
-    except errors.Conflict as error:
-        if "current" in error.extra:
-            # The action with its progress as it stands, not the bare progress entity.
-            fresh = await services.board(event_id)
-            now = followup.find(fresh, action_id)
-            if now is not None:
-                error.extra["current"] = followup.action_json(fresh, now, followup.today())
+    except domain.StaleVersion as error:
+        # The action with its progress as it stands, not the bare progress entity.
+        fresh = await services.board(event_id)
+        now = followup.find(fresh, action_id)
+        if now is not None:
+            error.current = followup.action_json(fresh, now, followup.today())
         raise
     return appended, await services.board(event_id)
 

@@ -20,16 +20,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from facilitation.access import still_valid
 from facilitation.broker import RESYNC
 from facilitation.domain import ACCESS, Board, Change
 from facilitation.replay import PAGE, WINDOW, History, Slot, Window, page_end, visible
-from facilitation.security import still_valid
 from facilitation.store import channel
 from facilitation.wsproto import DirectWriter, text_frame
 
 if TYPE_CHECKING:
+    from facilitation.access import Access
     from facilitation.broker import Broker
-    from facilitation.security import Access
     from facilitation.store import Store
 
 log = logging.getLogger("facilitation.hub")

@@ -4,9 +4,10 @@ English is the source language (the msgids); ``translations/<lang>/LC_MESSAGES``
 holds the .po files and their compiled .mo files (committed, so a fresh machine
 needs no build step; a test checks they match).
 
-The language of a request: the participant's own choice (a cookie set by the
-switcher on every page), else the event's language (set by the organiser), else
-the browser's Accept-Language on pages outside an event, else English. It lives
+The language of a request (``web/language.py``'s ``choose``): the participant's own
+choice (a cookie set by the switcher on every page), else the event's language (set
+by the organiser), else the browser's Accept-Language on pages outside an event,
+else English. It lives
 in a context variable for the request's task, so every template rendered for that
 request (page, fragment, error, toast) speaks it without being told.
 
@@ -23,7 +24,7 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from functools import cache
 from gettext import NullTranslations
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from babel import Locale
 from babel.dates import format_date
@@ -31,9 +32,6 @@ from babel.numbers import format_decimal
 from babel.support import Translations
 
 from facilitation.assets import PACKAGE, TRANSLATIONS
-
-if TYPE_CHECKING:
-    from starlette.requests import HTTPConnection
 
 # Endonyms: each language is offered in its own words.
 LANGUAGES: dict[str, str] = {"en": "English", "nb": "Norsk bokmål", "fr": "Français"}
@@ -82,16 +80,6 @@ def using(lang: str) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
-
-
-def choose(conn: HTTPConnection, event: dict[str, Any] | None = None) -> str:
-    """The participant's choice, else the event's language, else the browser's, else English."""
-    own = valid(conn.cookies.get(COOKIE))
-    if own:
-        return own
-    if event is not None:
-        return valid(event.get("language")) or DEFAULT
-    return from_accept_language(conn.headers.get("accept-language", ""))
 
 
 def from_accept_language(header: str) -> str:
@@ -149,12 +137,12 @@ def fmt_number(value: float) -> str:
 
 # -- extraction and catalogs -------------------------------------------------------------
 
-# Besides _() and N_(), the first argument of these error constructors is a message a
-# person may read on a page, so it is extracted too.
+# Besides _() and N_(), the first argument of these error constructors (the web layer's
+# and the domain's) is a message a person may read on a page, so it is extracted too.
 ERROR_CALLS = (
     "BadRequest", "Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed", "Conflict",
     "PayloadTooLarge", "Unprocessable", "Locked", "TooManyRequests", "ServiceUnavailable",
-    "HTTPError", "StaleVersion",
+    "HTTPError", "StaleVersion", "Refused", "Unavailable",
 )
 
 

@@ -11,32 +11,24 @@ identified by their token. Two buckets guard writes:
 
 Everything is in-process (per worker): a limit is a guard against abuse, not an
 accounting, and a client spread over N workers gets at most N times its share. The
-middleware that counts every write is ``guards.WriteLimit``.
+middleware that counts every write, and answers 429, is ``web/guards.py``'s
+``WriteLimit``: it tells these buckets who is writing, and nothing here knows HTTP.
 """
 
 from __future__ import annotations
 
-import math
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from starlette.requests import HTTPConnection
-
-from facilitation.errors import TooManyRequests
-from facilitation.security import bearer, fingerprint, session_grants
-
 if TYPE_CHECKING:
-
     from facilitation.config import Settings
 
 # The buckets' clock. A module attribute so that tests can stop time: whether a
 # burst is refused must not depend on how fast a loaded machine runs the test.
 clock: Callable[[], float] = time.monotonic
-EVENT_IN_PATH = re.compile(r"^/(?:api/events|e)/([^/]+)")
 
 
 @dataclass
@@ -86,34 +78,6 @@ class RateLimiter:
         return bucket.take()
 
 
-def session_id(conn: HTTPConnection) -> str | None:
-    """The browser session's random id (set when a token link is opened)."""
-    if "session" not in conn.scope:
-        return None
-    sid = conn.session.get("sid")
-    return sid if isinstance(sid, str) and sid else None
-
-
-def token_key(conn: HTTPConnection) -> str | None:
-    """The fingerprint of the token behind a request: its bearer token, or the
-    session's grant for the event in the path. Valid or not: a flood of made-up
-    tokens is bounded by the limiter's size, and answered 401 at once anyway."""
-    token = bearer(conn)
-    if token is not None:
-        return fingerprint(token)
-    found = EVENT_IN_PATH.match(conn.url.path)
-    if found:
-        grant = session_grants(conn).get(found.group(1))
-        if isinstance(grant, dict) and grant.get("fp"):
-            return str(grant["fp"])
-    return None
-
-
-def too_many(wait: float, message: str) -> TooManyRequests:
-    seconds = max(1, math.ceil(wait))
-    return TooManyRequests(message, headers={"Retry-After": str(seconds)}, retry_after=seconds)
-
-
 class Limits:
     """The worker's write buckets and socket counts."""
 
@@ -129,19 +93,18 @@ class Limits:
         self.sockets = 0
         self.sockets_by_session: dict[str, int] = {}
 
-    def check_write(self, conn: HTTPConnection) -> None:
-        """Count one write by this browser session and by its token, or raise 429."""
-        sid = session_id(conn)
+    def take_write(self, sid: str | None, token: str | None) -> tuple[float, str] | None:
+        """Count one write by this browser session (its ``sid``) and by its token (a
+        fingerprint): None if allowed, else the seconds to wait and why."""
         if sid is not None:
             wait = self.session_writes.take(sid)
             if wait:
-                raise too_many(wait, "You are saving very fast. Wait a moment, then try again.")
-        token = token_key(conn)
+                return wait, "You are saving very fast. Wait a moment, then try again."
         if token is not None:
             wait = self.token_writes.take(token)
             if wait:
-                raise too_many(
-                    wait, "Too many changes through this link at once. Try again shortly.")
+                return wait, "Too many changes through this link at once. Try again shortly."
+        return None
 
     # -- sockets -----------------------------------------------------------------------
 

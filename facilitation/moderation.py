@@ -114,7 +114,7 @@ async def edit_event(services: Services, event_id: str, patch: EventPatch) -> Bo
     # A new room and its join link are stored together, by the same append.
     command = make_command(EVENT, "update", event_id, None, fields, version=event["version"],
                            tokens={join_field(room_id): domain.new_token() for room_id in new_rooms})
-    await services.append(event_id, command)
+    await services.submit(event_id, command)
     return await services.board(event_id)
 
 
@@ -141,7 +141,7 @@ async def create_merge(services: Services, event_id: str, body: MergeIn) -> Appe
               "owner": next((i["owner"] for i in items if i.get("owner")), ""),
               "due": min((i["due"] for i in items if i.get("due")), default=None),
               "status": "proposed"}
-    return await services.append(
+    return await services.submit(
         event_id, make_command(MERGE, "create", str(body.id), None, fields))
 
 
@@ -255,7 +255,7 @@ async def vote(services: Services, event_id: str, voter: str, target: str,
             command = make_command(VOTE, "delete", entity_id, None, version=mine["version"],
                                    key=f"{VOTE}:{entity_id}:v{mine['version']}:deleted")
         try:
-            return await services.append(event_id, command)
+            return await services.submit(event_id, command)
         except domain.StaleVersion:
             continue  # withdrawn and given again meanwhile: decide on what is there now
         except Conflict:

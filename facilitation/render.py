@@ -3,7 +3,8 @@
 One partial template per component (``partials/item.html`` renders ``#item-<id>``
 wherever it appears), so a page, a form response and a push cannot drift apart.
 Autoescape is on for every template; user text never reaches an attribute that
-htmx interprets.
+htmx interprets. Everything here renders to strings: a full page becomes an HTTP
+answer in ``web/handling.py`` (``page``).
 """
 
 from __future__ import annotations
@@ -11,20 +12,16 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import jinja2
 import orjson
 from markupsafe import Markup
-from starlette.responses import HTMLResponse
 
 from facilitation import i18n, pushes
 from facilitation.assets import STATIC, TEMPLATES
 from facilitation.domain import Board, Change
 from facilitation.pushes import JSON_VIEW
-
-if TYPE_CHECKING:
-    from starlette.requests import Request
 
 # Rendered entries kept for reuse (about 2 KB each): a room of a few hundred
 # entries in several languages, for every room of a large event.
@@ -78,16 +75,6 @@ class Renderer:
         # participant name; as a keyword it collided with the template's name: a 500).
         context.setdefault("lang", i18n.current())
         return self.env.get_template(template).render(**context)
-
-    def page(
-        self, request: Request, name: str, context: dict[str, Any], status: int = 200
-    ) -> HTMLResponse:
-        event = context.get("event")
-        if event is not None or not i18n.chosen():
-            i18n.use(i18n.choose(request, event))
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        context = {"request": request, "here": here, **context}
-        return HTMLResponse(self.render(name, **context), status_code=status)
 
     def entry(
         self, kind: str, entity: dict[str, Any], event: dict[str, Any], oob: bool = False

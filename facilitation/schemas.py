@@ -1,19 +1,19 @@
-"""Request bodies of the API, validated at the edge with pydantic.
+"""What a change may be made of: the API's request bodies, as pydantic models.
 
 Strict types and ``extra="forbid"``: a wrong type or an unknown field is a 422
-that names the field, and nothing is stored. The same models give the OpenAPI
-document its schemas.
+that names the field, and nothing is stored. The web layer validates every body
+against these (``web/bodies.py``, which answers 400 and 422); the command line,
+moderation and the import take them as already valid input. The same models give
+the OpenAPI document its schemas.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-
-from facilitation.errors import BadRequest, Unprocessable
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 TEXT_MAX = 2000
 NAME_MAX = 200
@@ -47,7 +47,6 @@ OptionalLine = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX), AfterValidator(_one_line)]
 Status = Literal["proposed", "agreed", "done"]
 Due = Annotated[date, Field(ge=DUE_MIN, le=DUE_MAX)]
-M = TypeVar("M", bound="BaseModel")
 
 
 class Strict(BaseModel):
@@ -98,55 +97,6 @@ class RolePatch(Strict):
     actor: Name | None = None
     role: Name | None = None
     responsibility: OptionalText | None = None
-
-
-def whole_number(raw: str, field: str, maximum: int) -> int:
-    """A whole number typed into a form or a query: ASCII digits only, at most ``maximum``.
-
-    ``str.isdigit`` also accepts "²" and other Unicode digits, which ``int`` refuses (or
-    reads as other numbers), and a 23-digit number overflows what orjson and SQLite
-    store: each is a 422 that says what is expected, never a 500.
-    """
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or int(raw) > maximum:
-        raise Unprocessable(f"{field}: must be a whole number from 0 to {maximum}",
-                            fields=[{"field": field, "problem": f"a whole number up to {maximum}"}])
-    return int(raw)
-
-
-def parse(model: type[M], raw: bytes) -> M:
-    """Validate a JSON body, or raise a 4xx that says what is wrong."""
-    if not raw.strip():
-        raise BadRequest("The request needs a JSON body.")
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as error:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
-            for e in error.errors(include_url=False, include_input=False)
-        ]
-        if any(e["type"] == "json_invalid" for e in error.errors()):
-            raise BadRequest("The body is not valid JSON.") from None
-        first = problems[0]
-        raise Unprocessable(
-            f"{first['field']}: {first['problem']}", fields=problems
-        ) from None
-
-
-def changed_fields(patch: BaseModel) -> dict[str, Any]:
-    """Only the fields the client sent (``null`` included, where it means 'clear')."""
-    values = patch.model_dump(mode="json", include=patch.model_fields_set)
-    values.pop("version", None)
-    for name in ("text", "actor", "role"):
-        if name in values and values[name] is None:
-            raise Unprocessable(f"{name}: may not be null")
-    if values.get("goals", []) is None:
-        values["goals"] = []
-    for name in ("owner", "responsibility"):
-        if name in values and values[name] is None:
-            values[name] = ""
-    if "status" in values and values["status"] is None:
-        raise Unprocessable("status: may not be null")
-    return values
 
 
 # -- moderation (Part 3) -------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The app's parts wired together, and the one path every change takes.
 
-Pages and API handlers both call ``Services.submit``: authorise, append to the
-store (durable, idempotent, published), and map refusals to HTTP errors.
+Pages and API handlers both call ``Services.submit``: append to the store
+(durable, idempotent, published). A refusal stays the domain's error and a store
+that cannot answer is a ``domain.Unavailable``: the web layer alone turns them into
+HTTP answers (``web/errors.py``).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.exceptions import RedisError
 
-from facilitation import domain, errors
+from facilitation import domain
+from facilitation.access import ORGANISER, PLENARY, Access
 from facilitation.broker import Broker, create_broker
 from facilitation.domain import ACCESS, EVENT, Appended, Board, Command, Secrets, make_command
 from facilitation.hub import Hubs
+from facilitation.i18n import N_
 from facilitation.limits import Limits
 from facilitation.presence import MemoryPresence, Presence, create_presence
-from facilitation.security import ORGANISER, PLENARY, Access
 from facilitation.store import Store, StoreUnavailable, create_store
 
 if TYPE_CHECKING:
@@ -34,7 +37,8 @@ T = TypeVar("T")
 
 # What a store that cannot answer raises: its own StoreUnavailable, the network's
 # errors (Redis) and the disk's (SQLite's "database or disk is full", a read-only or
-# failing file). Each is a 503 "nothing was saved", wherever it surfaces (app.py).
+# failing file). Each becomes a domain.Unavailable here, and a 503 "nothing was saved"
+# wherever one escapes these guards (app.py).
 STORE_FAILURES: tuple[type[Exception], ...] = (
     StoreUnavailable, ConnectionError, TimeoutError, OSError, sqlite3.Error, RedisError)
 
@@ -74,7 +78,7 @@ class Services:
     async def secrets(self, event_id: str) -> Secrets:
         secrets = await self._guard(self.store.secrets(event_id))
         if secrets is None:
-            raise errors.NotFound("There is no such event.")
+            raise domain.NotFound("There is no such event.")
         return secrets
 
     async def board(self, event_id: str) -> Board:
@@ -92,13 +96,13 @@ class Services:
     @staticmethod
     def _found(board: Board | None) -> Board:
         if board is None or not board.event:
-            raise errors.NotFound("There is no such event.")
+            raise domain.NotFound("There is no such event.")
         return board
 
     def room_of(self, board: Board, room_id: str) -> dict[str, Any]:
         room = board.room(room_id)
         if room is None:
-            raise errors.NotFound("There is no such room in this event.")
+            raise domain.NotFound("There is no such room in this event.")
         return room
 
     # -- writing ---------------------------------------------------------------------
@@ -150,25 +154,20 @@ class Services:
             try:
                 await self.submit(event_id, command)
                 return token
-            except errors.Conflict:
+            except domain.Conflict:
                 continue  # another rotation created it first: update it instead
-        raise errors.Conflict("This link was replaced many times at once; try again.")
+        raise domain.Conflict("This link was replaced many times at once; try again.")
 
-    async def append(self, event_id: str, command: Command) -> Appended:
-        """Append one command; refusals stay domain errors (the web layer maps them),
-        a store that cannot be reached is a 503."""
+    async def submit(self, event_id: str, command: Command) -> Appended:
+        """Append one command; the caller has already checked the caller's access.
+
+        A refusal is the domain's own error; a store that cannot be reached is
+        ``domain.Unavailable`` (nothing was saved)."""
         try:
             return await self.store.append(event_id, command)
         except STORE_FAILURES as error:
             log.warning("append to event %s failed: %s", event_id, error)
-            raise errors.ServiceUnavailable() from None
-
-    async def submit(self, event_id: str, command: Command) -> Appended:
-        """Append one command; the caller has already checked the caller's access."""
-        try:
-            return await self.append(event_id, command)
-        except domain.DomainError as error:
-            raise errors.from_domain(error) from None
+            raise domain.Unavailable() from None
 
     async def upsert(
         self, event_id: str, kind: str, entity_id: str, room: str | None,
@@ -206,17 +205,17 @@ class Services:
                                        version=current["version"], moderated=moderated)
             try:
                 return await self.submit(event_id, command)
-            except errors.Conflict:
+            except domain.Conflict:
                 continue  # someone else changed it in between: decide on the fresh state
-        raise errors.Conflict("This was changed by someone else many times at once; try again.")
+        raise domain.Conflict("This was changed by someone else many times at once; try again.")
 
     async def _guard(self, awaitable: Awaitable[T]) -> T:
         try:
             return await awaitable
         except STORE_FAILURES as error:
             log.warning("store unavailable: %s", error)
-            raise errors.ServiceUnavailable(
-                "The server cannot reach its store right now. Try again shortly."
+            raise domain.Unavailable(
+                N_("The server cannot reach its store right now. Try again shortly.")
             ) from None
 
     # -- shaping ---------------------------------------------------------------------
@@ -267,4 +266,4 @@ def client_id(raw: str | None) -> str:
     try:
         return str(uuid.UUID(str(raw)))
     except ValueError:
-        raise errors.Unprocessable("id: must be a UUID") from None
+        raise domain.Invalid(N_("id: must be a UUID")) from None

@@ -68,7 +68,7 @@ class Server:
             app, host="127.0.0.1", port=self.settings.port, log_level="warning",
             ws_max_size=self.settings.max_body_bytes, ws_per_message_deflate=False,
             ws="facilitation.wsproto:DirectWebSocketProtocol", lifespan="on",
-            http="facilitation.httpguard:HeadTimeoutProtocol",  # as `facilitation serve`
+            http="facilitation.web.httpguard:HeadTimeoutProtocol",  # as `facilitation serve`
             # Clients and servers share this event loop; on a loaded machine it can
             # lag past uvicorn's 5 s keep-alive, and httpx then reuses a connection
             # the server is closing (the keep-alive race, not what these tests test).

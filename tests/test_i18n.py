@@ -19,8 +19,8 @@ from tests.test_room_page import join, room_path
 PARTICIPANT_SOURCES = (
     "templates/base.html", "templates/join.html", "templates/room.html",
     "templates/edit_page.html", "templates/error.html", "templates/partials/",
-    "facilitation/web/pages.py", "facilitation/errors.py", "facilitation/app.py",
-    "facilitation/domain.py", "facilitation/web/language.py",
+    "facilitation/web/pages.py", "facilitation/web/errors.py", "facilitation/app.py",
+    "facilitation/domain.py", "facilitation/access.py", "facilitation/web/language.py",
 )
 
 

@@ -1,4 +1,4 @@
-"""Slow clients: a request's head must arrive within a deadline (facilitation/httpguard.py).
+"""Slow clients: a request's head must arrive within a deadline (facilitation/web/httpguard.py).
 
 Fifty connections that trickle their headers one byte at a time (Slowloris) are
 answered 408 and closed at the deadline, while everyone else is served meanwhile.
@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from facilitation import httpguard
+from facilitation.web import httpguard
 from tests.conftest import Server
 
 

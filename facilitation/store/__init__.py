@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from facilitation.domain import Appended, Board, Change, Command, Secrets
+from facilitation.domain import Appended, Board, Change, Command, Secrets, Unavailable
 
 if TYPE_CHECKING:
     from facilitation.broker import Broker
     from facilitation.config import Settings
 
 
-class StoreUnavailable(RuntimeError):
-    """The store cannot be reached; the write was not stored."""
+class StoreUnavailable(Unavailable):
+    """The store cannot be reached; the write was not stored.
+
+    ``str()`` says why, for the log; ``message`` is what a person is told, the same
+    for every cause (``domain.NOT_SAVED``)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__()
+        self.args = (detail,)
 
 
 def channel(event_id: str) -> str:

@@ -9,8 +9,8 @@ from starlette.routing import Route, WebSocketRoute
 
 from facilitation.domain import ITEM, ROLE, make_command, public
 from facilitation.pushes import JSON_VIEW
-from facilitation.schemas import EventIn, parse
-from facilitation.security import admin_ok
+from facilitation.schemas import EventIn
+from facilitation.web.bodies import parse
 from facilitation.web.handling import (
     READ,
     WRITE,
@@ -21,6 +21,7 @@ from facilitation.web.handling import (
     services_of,
     update_command,
 )
+from facilitation.web.security import admin_ok
 
 if TYPE_CHECKING:
     from starlette.requests import Request

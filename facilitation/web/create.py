@@ -14,10 +14,12 @@ import orjson
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from facilitation import errors, i18n
-from facilitation.schemas import EventIn, parse
-from facilitation.security import same
-from facilitation.web.handling import require_same_origin, services_of
+from facilitation import i18n
+from facilitation.access import same
+from facilitation.schemas import EventIn
+from facilitation.web import errors
+from facilitation.web.bodies import parse
+from facilitation.web.handling import page, require_same_origin, services_of
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -34,8 +36,7 @@ def rooms_of(text: str) -> list[dict[str, str]]:
 
 
 async def new_event_page(request: Request) -> Response:
-    services = services_of(request)
-    return services.renderer.page(request, "create.html", {"form": {"language": i18n.current()}})
+    return page(request, "create.html", {"form": {"language": i18n.current()}})
 
 
 async def create_event(request: Request) -> Response:
@@ -62,7 +63,7 @@ async def create_event(request: Request) -> Response:
             board = await services.board(event_id)
             made = services.event_json(board, secrets, None)
             return RedirectResponse(made["moderator_url"], status_code=303)
-    return services.renderer.page(request, "create.html", {"form": kept, "error": error},
+    return page(request, "create.html", {"form": kept, "error": error},
                                   status=422)
 
 

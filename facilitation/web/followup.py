@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from facilitation import errors, followup
+from facilitation import followup
 from facilitation.followup_writes import (
     links,
     open_followup,
@@ -23,14 +23,16 @@ from facilitation.followup_writes import (
     rotate_owner,
 )
 from facilitation.outcomes import Options, Query, offload
-from facilitation.schemas import FollowUpIn, ProgressPatch, parse
+from facilitation.schemas import FollowUpIn, ProgressPatch
+from facilitation.web import errors
+from facilitation.web.bodies import parse
 from facilitation.web.handling import MODERATE, READ, ORJSONResponse, authorise
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+    from facilitation.access import Access
     from facilitation.domain import Board
-    from facilitation.security import Access
 
 
 def owner_of(board: Board, owner: str, access: Access) -> dict[str, Any]:

@@ -18,11 +18,14 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, followup, i18n
+from facilitation import followup, i18n
+from facilitation.domain import DomainError
 from facilitation.followup_writes import links, open_followup, report, rotate_owner
 from facilitation.pushes import FOLLOWUP_VIEW as ORGANISER_VIEW
 from facilitation.pushes import OWNER_VIEW, card, refresh
-from facilitation.schemas import ProgressPatch, parse
+from facilitation.schemas import ProgressPatch
+from facilitation.web import errors
+from facilitation.web.bodies import parse
 from facilitation.web.followup import owner_of, progress_fields
 from facilitation.web.handling import (
     FOLLOWUP_PAGE,
@@ -30,6 +33,7 @@ from facilitation.web.handling import (
     Context,
     authorise,
     is_htmx,
+    page,
     serve_stream,
 )
 
@@ -73,7 +77,7 @@ async def owner_page(request: Request) -> Response:
     cards = [Markup(card(services.renderer, board, f, base))  # noqa: S704
              for f in followup.of_owner(board, owner["id"])]
     # No "event" in the context: the page would then speak the event's language.
-    return services.renderer.page(request, "followup/owner.html", {
+    return page(request, "followup/owner.html", {
         "title": board.event.get("title", ""), "owner": owner,
         "calendar": f"/api/events/{event_id}/owners/{owner['id']}/calendar.ics",
         "cards": cards, "base": base, "seq": board.seq,
@@ -107,9 +111,9 @@ async def owner_report(request: Request) -> Response:
         patch = parse(ProgressPatch, form_body(form))
         _, board = await report(services, board.event_id, request.path_params["id"],
                                        access, patch, progress_fields(patch))
-    except (errors.Conflict, errors.Unprocessable, errors.BadRequest,
-            errors.Forbidden, errors.NotFound) as error:
-        if not is_htmx(request):
+    except (errors.HTTPError, DomainError) as caught:
+        error = errors.as_http(caught)
+        if not is_htmx(request) or error.status not in (400, 403, 404, 409, 422):
             raise
         # The outbox keeps the report and shows this reason with a way out (for a stale
         # version: apply it on top of the saved one, as on the room page).
@@ -152,7 +156,7 @@ async def organiser_page(request: Request) -> Response:
         base=f"/e/{event_id}/follow-up", heartbeat=services.settings.heartbeat_seconds,
         rotated=request.query_params.get("rotated", ""),
     )
-    return services.renderer.page(request, "followup/organiser.html", context)
+    return page(request, "followup/organiser.html", context)
 
 
 async def organiser_live(request: Request) -> Response:

@@ -15,25 +15,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
-from facilitation import errors, i18n, live
+from facilitation import i18n
+from facilitation.access import ORGANISER, PLENARY
 from facilitation.domain import ITEM, ROLE, make_command
-from facilitation.schemas import ItemIn, ItemPatch, RoleIn, RolePatch, changed_fields, parse
-from facilitation.security import (
-    ORGANISER,
-    PLENARY,
-    check_socket_origin,
-    origin_allowed,
-    resolve,
-)
+from facilitation.schemas import ItemIn, ItemPatch, RoleIn, RolePatch
+from facilitation.web import errors, live
+from facilitation.web.bodies import changed_fields, parse
+from facilitation.web.language import choose
+from facilitation.web.security import check_socket_origin, origin_allowed, resolve
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection, Request
     from starlette.websockets import WebSocket
 
+    from facilitation.access import Access
     from facilitation.domain import Board, Command, Secrets
-    from facilitation.security import Access
     from facilitation.services import Services
 
 
@@ -117,7 +115,7 @@ async def authorise(conn: HTTPConnection, need: Need, room: str | None = None) -
     board = await services.board(event_id)
     if conn.scope["type"] == "http" and not conn.url.path.startswith("/api/"):
         # A page speaks the person's language from here on, refusals included.
-        i18n.use(i18n.choose(conn, board.event))
+        i18n.use(choose(conn, board.event))
     found = services.room_of(board, room) if room is not None else {}
     need.check(access, room)
     return Context(services, access, secrets, board, found)
@@ -129,6 +127,18 @@ async def authorise(conn: HTTPConnection, need: Need, room: str | None = None) -
 class ORJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    """A full page: ``templates/<name>`` in the request's language (the event's, when
+    ``context`` has one), with the address it answers (``here``)."""
+    event = context.get("event")
+    if event is not None or not i18n.chosen():
+        i18n.use(choose(request, event))
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    context = {"request": request, "here": here, **context}
+    html = services_of(request).renderer.render(name, **context)
+    return HTMLResponse(html, status_code=status)
 
 
 def is_htmx(request: Request) -> bool:

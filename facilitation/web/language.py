@@ -1,4 +1,5 @@
-"""The language switcher: a plain link on every page that remembers a choice in a cookie.
+"""A request's language, and the switcher: a plain link on every page that remembers a
+choice in a cookie.
 
 A link, not a script, so it works by keyboard, without JavaScript, and on every page
 alike. The choice only affects how pages speak to this browser; it changes nothing
@@ -7,13 +8,26 @@ stored, so it needs no CSRF check. ``next`` must be a path on this site.
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from typing import Any
+
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from facilitation import errors, i18n
+from facilitation import i18n
+from facilitation.web import errors
 
 YEAR = 365 * 24 * 3600
+
+
+def choose(conn: HTTPConnection, event: dict[str, Any] | None = None) -> str:
+    """The participant's choice, else the event's language, else the browser's, else English."""
+    own = i18n.valid(conn.cookies.get(i18n.COOKIE))
+    if own:
+        return own
+    if event is not None:
+        return i18n.valid(event.get("language")) or i18n.DEFAULT
+    return i18n.from_accept_language(conn.headers.get("accept-language", ""))
 
 
 def safe_next(raw: str | None) -> str:

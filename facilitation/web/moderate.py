@@ -17,7 +17,7 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, follow, i18n, moderation
+from facilitation import follow, i18n, moderation
 from facilitation.domain import (
     PLENARY_VIEWS,
 )
@@ -31,10 +31,10 @@ from facilitation.schemas import (
     ModeratedItemPatch,
     PlenaryPatch,
     TimerIn,
-    parse,
-    whole_number,
 )
-from facilitation.web.handling import MODERATOR_PAGE, Context, authorise, is_htmx, serve_stream
+from facilitation.web import errors
+from facilitation.web.bodies import parse, whole_number
+from facilitation.web.handling import MODERATOR_PAGE, Context, authorise, is_htmx, page, serve_stream
 from facilitation.web.plenary import board_context
 from facilitation.web.tokens import access_links
 
@@ -102,7 +102,7 @@ async def moderate_page(request: Request) -> Response:
     ctx = await authorise(request, MODERATOR_PAGE)
     context = await region(ctx)
     context["links"] = access_links(ctx.services, ctx.board, ctx.secrets)
-    return ctx.services.renderer.page(request, "moderate.html", context)
+    return page(request, "moderate.html", context)
 
 
 async def live_fragment(request: Request) -> Response:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from facilitation import errors, follow, moderation
+from facilitation import follow, moderation
 from facilitation.domain import MESSAGE, PLENARY, TIMER, public
 from facilitation.plenary import actions, room_counts, suggestions
 from facilitation.schemas import (
@@ -22,9 +22,9 @@ from facilitation.schemas import (
     PlenaryPatch,
     TimerIn,
     VoteIn,
-    changed_fields,
-    parse,
 )
+from facilitation.web import errors
+from facilitation.web.bodies import changed_fields, parse
 from facilitation.web.handling import (
     EVERY_ROOM,
     MODERATE,

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route
 
-from facilitation import errors
 from facilitation.outcomes import FORMATS, Options, Query, offload
 from facilitation.outcomes.report import report_csp
 from facilitation.schemas import NAME_MAX
+from facilitation.web import errors
 from facilitation.web.handling import MODERATE, authorise
 
 if TYPE_CHECKING:

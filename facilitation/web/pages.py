@@ -14,28 +14,31 @@ import orjson
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import errors, i18n, moderation
-from facilitation.domain import ITEM, MESSAGE, ROLE, TIMER, make_command
+from facilitation import i18n, moderation
+from facilitation.domain import ITEM, MESSAGE, ROLE, TIMER, DomainError, make_command
 from facilitation.plenary import votes_context
 from facilitation.schemas import NAME_MAX
-from facilitation.security import ensure_sid
+from facilitation.web import errors
 from facilitation.web.handling import (
     READ,
     WRITE,
     authorise,
     create_command,
     is_htmx,
+    page,
     serve_stream,
     update_command,
 )
+from facilitation.web.language import choose
+from facilitation.web.security import ensure_sid
 
 if TYPE_CHECKING:
     from starlette.datastructures import FormData
     from starlette.requests import Request
     from starlette.websockets import WebSocket
 
+    from facilitation.access import Access
     from facilitation.domain import Board
-    from facilitation.security import Access
     from facilitation.services import Services
 
 
@@ -67,7 +70,7 @@ async def room_page(request: Request) -> Response:
     context = room_context(board, room, access)
     me = who(request, board.event_id)
     if me is None or request.query_params.get("rename"):
-        return services.renderer.page(request, "join.html", {**context, **(me or {})})
+        return page(request, "join.html", {**context, **(me or {})})
     voter = moderation.voter_id(board.event_id, f"sid:{ensure_sid(request)}")
     context.update(votes_context(board, voter))
     context.update(
@@ -78,19 +81,19 @@ async def room_page(request: Request) -> Response:
         role_form_id=uuid.uuid4(),
         heartbeat=services.settings.heartbeat_seconds,
     )
-    return services.renderer.page(request, "room.html", context)
+    return page(request, "room.html", context)
 
 
 async def set_name(request: Request) -> Response:
     ctx = await authorise(request, READ, request.path_params["room"])
-    services, access, board, room = ctx.services, ctx.access, ctx.board, ctx.room
+    access, board, room = ctx.access, ctx.board, ctx.room
     form = await request.form()
     name = str(form.get("name", "")).strip()
     org = str(form.get("org", "")).strip()
     if not name or len(name) > NAME_MAX or len(org) > NAME_MAX:
         context = {**room_context(board, room, access), "name": name, "org": org,
                    "error": i18n.N_("Please give a name of at most 200 characters.")}
-        return services.renderer.page(request, "join.html", context, status=422)
+        return page(request, "join.html", context, status=422)
     names = dict(request.session.get("names", {}))
     names[board.event_id] = {"name": name, "org": org}
     request.session["names"] = names
@@ -169,8 +172,10 @@ def _create(kind: str) -> Any:
             command = create_command(
                 kind, form_json(form, UPDATE_FIELDS[kind], extra), room["id"], board.event)
             appended = await services.submit(board.event_id, command)
-        except (errors.Unprocessable, errors.BadRequest, errors.Conflict, errors.Locked) as error:
-            if not is_htmx(request):
+        except (errors.HTTPError, DomainError) as caught:
+            error = errors.as_http(caught)
+            # A form refused for what it says comes back with its reason (htmx only).
+            if not is_htmx(request) or error.status not in (400, 409, 422, 423):
                 raise
             kept = {k: form.get(k) for k in FIELDS[kind]} | {
                 "id": form.get("id"), "goals": form.getlist("goals")}
@@ -208,7 +213,7 @@ def _edit_form(kind: str) -> Any:
         context = {**room_context(board, room, access), kind: entity, "conflict": False}
         if is_htmx(request):
             return HTMLResponse(services.renderer.render(f"partials/{kind}_edit.html", **context))
-        return services.renderer.page(
+        return page(
             request, "edit_page.html", {**context, "partial": f"partials/{kind}_edit.html"})
 
     return handler
@@ -226,10 +231,13 @@ def _update(kind: str) -> Any:
             command = update_command(
                 kind, form_json(form, UPDATE_FIELDS[kind], {}), entity_id, room["id"], board.event)
             appended = await services.submit(board.event_id, command)
-        except (errors.Conflict, errors.Unprocessable, errors.BadRequest) as error:
+        except (errors.HTTPError, DomainError) as caught:
+            error = errors.as_http(caught)
+            if error.status not in (400, 409, 422):
+                raise
             # A refused inline edit comes back as the edit form with what was typed:
             # beside the saved version for a stale edit (409), with the reason otherwise.
-            conflict = isinstance(error, errors.Conflict)
+            conflict = error.status == 409
             current = (error.extra.get("current") if conflict
                        else _entity(board, kind, entity_id, room["id"]))
             # A stale change also brings the entry as saved now, swapped by its id: the
@@ -281,7 +289,7 @@ async def room_socket(websocket: WebSocket) -> None:
     # Presence: one person per browser session, however many tabs it has open here.
     person = str(websocket.session.get("sid") or id(websocket))
     # Each language is its own view: rendered once per worker per change per language.
-    view = f"room:{room_id}@{i18n.choose(websocket, board.event)}"
+    view = f"room:{room_id}@{choose(websocket, board.event)}"
     await services.presence.enter(event_id, room_id, person)
     try:
         await serve_stream(websocket, ctx, view, room_id)

@@ -23,7 +23,7 @@ from facilitation.domain import MESSAGE, PLENARY, ROLE, TIMER
 from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
 from facilitation.pushes import PLENARY_VIEW as VIEW
 from facilitation.pushes import refresh
-from facilitation.web.handling import PLENARY_BOARD, authorise, serve_stream
+from facilitation.web.handling import PLENARY_BOARD, authorise, page, serve_stream
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -135,7 +135,7 @@ async def plenary_page(request: Request) -> Response:
     services, board = ctx.services, ctx.board
     presence = await services.presence.counts(board.event_id)
     await _settle_roles(board)
-    return services.renderer.page(request, "plenary.html", board_context(board, presence))
+    return page(request, "plenary.html", board_context(board, presence))
 
 
 async def view_fragment(request: Request) -> Response:

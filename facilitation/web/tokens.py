@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from facilitation.security import PLENARY
+from facilitation.access import PLENARY
 from facilitation.web.handling import (
     MODERATE,
     ORJSONResponse,
@@ -26,8 +26,8 @@ from facilitation.web.handling import (
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+    from facilitation.access import Access
     from facilitation.domain import Board, Secrets
-    from facilitation.security import Access
     from facilitation.services import Services
 
 

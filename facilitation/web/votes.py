@@ -14,8 +14,8 @@ from starlette.routing import Route
 
 from facilitation import moderation
 from facilitation.plenary import votes_context
-from facilitation.security import ensure_sid
 from facilitation.web.handling import VOTE_IN_ROOM, authorise, is_htmx
+from facilitation.web.security import ensure_sid
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -1,13 +1,15 @@
-"""A small tree of HTTP errors; one handler turns each into JSON (API) or a page."""
+"""A small tree of HTTP errors; one handler turns each into JSON (API) or a page.
+
+Only the web layer raises these. The layers below raise ``domain.DomainError``s;
+``from_domain`` is the one place that gives each its HTTP status and code.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from facilitation.domain import NOT_SAVED, DomainError
 from facilitation.i18n import N_
-
-if TYPE_CHECKING:
-    from facilitation.domain import DomainError
 
 
 class HTTPError(Exception):
@@ -75,14 +77,24 @@ class TooManyRequests(HTTPError):
 
 
 class ServiceUnavailable(HTTPError):
-    status, code = 503, "unavailable"
-    message = N_("The server cannot store changes right now; nothing was saved. Try again shortly.")
+    status, code, message = 503, "unavailable", NOT_SAVED
+
+
+# A domain error's code -> the HTTP error that answers it, under the same code.
+FROM_DOMAIN: dict[str, type[HTTPError]] = {
+    "invalid": Unprocessable, "not_found": NotFound, "conflict": Conflict, "locked": Locked,
+    "forbidden": Forbidden, "unavailable": ServiceUnavailable,
+}
 
 
 def from_domain(error: DomainError) -> HTTPError:
-    """The HTTP answer to a domain refusal (raised by the store's append or moderation)."""
-    if error.code == "stale_version":
+    """The HTTP answer to a refusal or failure of a layer below the web."""
+    if error.code == "stale_version":  # a 409 that also carries the entity as it stands
         return Conflict(error.message, code="stale_version", current=error.current)
-    kinds: dict[str, type[HTTPError]] = {
-        "not_found": NotFound, "conflict": Conflict, "locked": Locked}
-    return kinds.get(error.code, Unprocessable)(error.message)
+    return FROM_DOMAIN.get(error.code, Unprocessable)(error.message)
+
+
+def as_http(error: HTTPError | DomainError) -> HTTPError:
+    """An error a handler caught, as the HTTP error it answers (a handler that shows
+    some refusals in place, and lets the others through to ``app.http_error``)."""
+    return from_domain(error) if isinstance(error, DomainError) else error

@@ -9,6 +9,7 @@ a request is through is ``web.handling.authorise``'s business.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -16,14 +17,22 @@ from typing import TYPE_CHECKING
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse
 
-from facilitation.errors import Forbidden, HTTPError, PayloadTooLarge, Unauthorized
-from facilitation.security import (
-    TOKEN_PARAM,
+from facilitation.access import TOKEN_PARAM, fingerprint, match_token
+from facilitation.domain import DomainError
+from facilitation.web.errors import (
+    Forbidden,
+    HTTPError,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
+from facilitation.web.security import (
     bearer,
     ensure_sid,
-    match_token,
     origin_allowed,
     remember_grant,
+    session_grants,
+    session_id,
 )
 
 if TYPE_CHECKING:
@@ -83,9 +92,10 @@ class Guard:
     """A middleware that sees each HTTP request of its ``methods`` before the app does.
 
     ``check`` lets the request through (None), answers it itself (a response), or
-    refuses it (an ``HTTPError``, answered as the app answers every error: JSON under
-    ``/api/``, a toast for htmx, a friendly page otherwise). Middlewares run outside
-    Starlette's error handling, hence ``on_error``.
+    refuses it (an ``HTTPError``, or a ``DomainError`` of the services it asks, such as
+    no such event: answered as the app answers every error, JSON under ``/api/``, a
+    toast for htmx, a friendly page otherwise). Middlewares run outside Starlette's
+    error handling, hence ``on_error``.
     """
 
     methods: frozenset[str] = WRITES
@@ -104,7 +114,7 @@ class Guard:
         request = Request(scope, receive)
         try:
             answer = await self.check(request)
-        except HTTPError as refused:
+        except (HTTPError, DomainError) as refused:
             answer = await self.on_error(request, refused)
             if answer is None:
                 return
@@ -177,5 +187,28 @@ class WriteLimit(Guard):
         self.limits = limits
 
     async def check(self, request: Request) -> Response | None:
-        self.limits.check_write(request)
+        refused = self.limits.take_write(session_id(request), token_key(request))
+        if refused is not None:
+            wait, message = refused
+            seconds = max(1, math.ceil(wait))
+            raise TooManyRequests(message, headers={"Retry-After": str(seconds)},
+                                  retry_after=seconds)
         return None
+
+
+EVENT_IN_PATH = re.compile(r"^/(?:api/events|e)/([^/]+)")
+
+
+def token_key(conn: HTTPConnection) -> str | None:
+    """The fingerprint of the token behind a request: its bearer token, or the
+    session's grant for the event in the path. Valid or not: a flood of made-up
+    tokens is bounded by the limiter's size, and answered 401 at once anyway."""
+    token = bearer(conn)
+    if token is not None:
+        return fingerprint(token)
+    found = EVENT_IN_PATH.match(conn.url.path)
+    if found:
+        grant = session_grants(conn).get(found.group(1))
+        if isinstance(grant, dict) and grant.get("fp"):
+            return str(grant["fp"])
+    return None

@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from facilitation.access import still_valid
 from facilitation.hub import CLOSE_TRY_AGAIN, Listener
-from facilitation.limits import session_id
-from facilitation.security import still_valid
+from facilitation.web.security import session_id
 from facilitation.wsproto import text_of, writer_of
 
 if TYPE_CHECKING:
+    from facilitation.access import Access
     from facilitation.hub import EventHub
     from facilitation.limits import Bucket
-    from facilitation.security import Access
     from facilitation.services import Services
 
 log = logging.getLogger("facilitation.live")

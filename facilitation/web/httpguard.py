@@ -9,7 +9,7 @@ request, the whole head must arrive within ``HEAD_SECONDS``, else the server
 answers 408 and closes. Bodies are bounded by size (guards.BodyLimit) and
 websockets by pings, once their head has arrived.
 
-``facilitation serve`` runs uvicorn with ``http="facilitation.httpguard:HeadTimeoutProtocol"``;
+``facilitation serve`` runs uvicorn with ``http="facilitation.web.httpguard:HeadTimeoutProtocol"``;
 behind a reverse proxy, the proxy's own setting does the same for its side
 (nginx ``client_header_timeout``, HAProxy ``timeout http-request``).
 """
