@@ -112,8 +112,10 @@ def wants_json(conn: HTTPConnection) -> bool:
 
 
 async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
+    """Every error's answer: an HTTP error of the web layer, a domain error of any layer
+    below it (``errors.from_domain``), or one of Starlette's own (no route, no method)."""
     if isinstance(exc, DomainError):
-        exc = errors.from_domain(exc)  # a refusal by moderation or the store's rules
+        exc = errors.from_domain(exc)
     if isinstance(exc, HTTPException) and not isinstance(exc, errors.HTTPError):
         known = {404: errors.NotFound, 405: errors.MethodNotAllowed}
         exc = known.get(exc.status_code, errors.BadRequest)(headers=dict(exc.headers or {}))

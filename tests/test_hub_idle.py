@@ -1,6 +1,6 @@
 """A hub stopped by its idle timer is never joined by a socket that is attaching.
 
-The race (hub.py's idle stop against live.py's attach): the last socket of an event
+The race (hub.py's idle stop against web/live.py's attach): the last socket of an event
 leaves, the idle timer stops the hub, and a socket that found that hub a moment
 before attaches to it anyway; its stream then stays silent. Each round here lets the
 stop get a little further before the next socket joins: whatever the order, the
