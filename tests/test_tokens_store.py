@@ -119,3 +119,34 @@ async def test_an_event_stored_before_the_indexes_gets_them(
     await store.append(event_id, make_command("item", "create", "b", "r2", {"text": "t"}))
     assert await store.redis.hgetall(key(event_id, "occupancy")) == {b"r1": b"1", b"r2": b"1"}
     assert await store.redis.hget(key(event_id, "rooms"), "r2") == b"1"
+
+
+async def test_a_worker_keeping_the_tokens_sees_another_workers_rotation_at_once(
+    backend: tuple[Store, Broker],  # noqa: F811
+) -> None:
+    """Each worker keeps the tokens it read (every request and handshake needs them),
+    and reads them again only when its board, brought up to date with the log on
+    every request, passes an ``access`` change, or the hash grew. A rotated or
+    revoked link fails on the very next request on the other worker; a link added
+    there works on it at once."""
+    store, _ = backend
+    if not isinstance(store, RedisStore):
+        pytest.skip("one SQLite store is one process: nobody else changes its tokens")
+    other = RedisStore(store.url)  # a second worker
+    try:
+        event_id = await new_event(store)
+        kept = await other.secrets(event_id)
+        assert kept is not None and other.copies.tokens[event_id] == kept
+        await store.append(event_id, rotation(join_field("r1"), "new-r1", "r1"))
+        seen = await other.secrets(event_id)
+        assert seen is not None and seen.join_tokens["r1"] == "new-r1"
+        await store.add_tokens(event_id, {"owner:a": "owner-a"})
+        seen = await other.secrets(event_id)
+        assert seen is not None and seen.owner_tokens == {"a": "owner-a"}
+        await store.append(event_id, rotation("owner:a", ""))  # revoked
+        seen = await other.secrets(event_id)
+        assert seen is not None and "a" not in seen.owner_tokens
+        # Nothing else moved: the other worker's tokens are the store's.
+        assert seen == await store.secrets(event_id)
+    finally:
+        await other.disconnect()

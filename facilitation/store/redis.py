@@ -55,7 +55,6 @@ from facilitation.domain import (
     Command,
     Conflict,
     DomainError,
-    Entity,
     NotFound,
     Secrets,
     StaleVersion,
@@ -65,8 +64,9 @@ from facilitation.domain import (
     public,
 )
 from facilitation.redisclient import cancelled_check, make_client
-from facilitation.rules import LOCKS, ROOMS, Indexes, Write, index_writes, judge
-from facilitation.store import StoreUnavailable, channel
+from facilitation.rules import LOCKS, ROOMS, Indexes, index_writes, judge
+from facilitation.store import StoreUnavailable
+from facilitation.store.redis_copies import Copies, secrets_of, whole
 from facilitation.store.redis_scripts import (
     ADD_TOKENS,
     APPEND,
@@ -75,6 +75,10 @@ from facilitation.store.redis_scripts import (
     MIGRATE_TOKENS,
     POSITION,
     REINDEX,
+    Field,
+    Reads,
+    key,
+    script_args,
 )
 
 log = logging.getLogger("facilitation.store.redis")
@@ -91,9 +95,6 @@ PROBE_SECONDS = 5.0
 # one entity race here; after this many losses the writer is told to reload.
 RETRIES = 8
 
-# A cached board this many changes behind is read whole instead of caught up.
-CATCH_UP = 500
-
 # Errors that mean "Redis cannot answer now", as opposed to a bug in a command.
 UNREACHABLE = (
     redis_errors.ConnectionError,  # includes BusyLoadingError: Redis is loading its AOF
@@ -103,73 +104,9 @@ UNREACHABLE = (
 )
 
 
-def key(event_id: str, name: str) -> str:
-    return f"facilitation:{{{event_id}}}:{name}"
-
-
 def keys_of(event_id: str) -> list[str]:
     """Every script's KEYS, in ``KEY_NAMES`` order."""
     return [key(event_id, name) for name in KEY_NAMES]
-
-
-Field = tuple[str, str]  # (hash, field)
-
-
-class _Reads:
-    """What a decision reads, for ``rules.judge``: values read from Redis, or
-    guessed (a create's likely state), each remembered so the script can check
-    it is still so. A value not read yet counts as absent and is noted as
-    missing; a decision that missed anything is made again once it is read."""
-
-    def __init__(self, read: dict[Field, bytes | None], guessed: dict[Field, bytes | None]) -> None:
-        self.read = read
-        self.guessed = guessed
-        self.used: dict[Field, bytes | None] = {}
-        self.missing: list[Field] = []
-        self.used_guess = False
-
-    def _get(self, name: Field) -> bytes | None:
-        if name in self.read:
-            value = self.read[name]
-        elif name in self.guessed:
-            value = self.guessed[name]
-            self.used_guess = True
-        else:
-            self.missing.append(name)
-            return None
-        self.used[name] = value
-        return value
-
-    def entity(self, name: str) -> Entity | None:
-        raw = self._get(("entities", name))
-        return orjson.loads(raw) if raw else None
-
-    def value(self, index: str, name: str) -> str:
-        raw = self._get((index, name))
-        return raw.decode() if raw else ""
-
-
-def _script_args(command: Command, at: str, data: Entity, reads: _Reads, writes: list[Write],
-                 event_id: str, tokens: dict[str, str]) -> list[Any]:
-    args: list[Any] = [command.key, command.fingerprint, _tail(command, at, data),
-                       channel(event_id), len(reads.used), len(writes) + 1, len(tokens)]
-    for (hash_name, name), as_read in reads.used.items():
-        args += [POSITION[hash_name], name, as_read or b""]
-    args += [POSITION["entities"], command.entity_key, "S", orjson.dumps(data)]
-    for index, name, op, value in writes:
-        args += [POSITION[index], name, op, value]
-    for name, token in tokens.items():
-        args += [name, token]
-    return args
-
-
-def _tail(command: Command, at: str, data: dict[str, Any]) -> bytes:
-    """The change's JSON without its opening ``{"seq":N``: the script puts the seq in."""
-    body = orjson.dumps(
-        {"room": command.room, "type": command.change_type, "key": command.key, "at": at,
-         "data": data}
-    )
-    return b"," + body[1:]
 
 
 class RedisStore:
@@ -183,9 +120,8 @@ class RedisStore:
         self._add_tokens = self.redis.register_script(ADD_TOKENS)
         self._migrate = self.redis.register_script(MIGRATE_TOKENS)
         self._reindex_script = self.redis.register_script(REINDEX)
-        # Each event's board as this process last saw it: every page and API call
-        # reads the board, and re-reading all entities each time would cost O(event).
-        self._boards: dict[str, Board] = {}
+        # Each event's board and tokens as this process last saw them.
+        self.copies = Copies(self.redis, self._call)
         self._write_failed = False
         self._probed = -PROBE_SECONDS
 
@@ -239,13 +175,24 @@ class RedisStore:
         return [i.decode() for i in ids]
 
     async def secrets(self, event_id: str) -> Secrets | None:
+        # Brought up to date with the log first (``view``): a token rotated on any
+        # worker is an ``access`` change there, and a rotated link must stop working
+        # everywhere at once. The tokens themselves are read again only after such a
+        # change, or when the hash grew (``add_tokens``, which logs nothing).
+        board = await self.view(event_id)
+        if board is None:
+            return None
+        cached = self.copies.tokens.get(event_id)
+        if cached is not None:
+            return cached.copy()
+        # Not cached: tokens still kept as one JSON blob (an old event) move first.
         tokens: dict[bytes, bytes] = await self._call(
             self.redis.hgetall(key(event_id, "tokens")))  # type: ignore[arg-type]
         if not tokens:
             if not await self._migrate_tokens(event_id):
                 return None
             tokens = await self._call(self.redis.hgetall(key(event_id, "tokens")))  # type: ignore[arg-type]
-        return Secrets({k.decode(): v.decode() for k, v in tokens.items()})
+        return secrets_of(tokens)
 
     async def add_tokens(self, event_id: str, tokens: dict[str, str]) -> Secrets:
         await self._migrate_tokens(event_id)
@@ -254,6 +201,8 @@ class RedisStore:
             keys=[key(event_id, "seq"), key(event_id, "tokens")], args=flat))
         if stored is None:
             raise NotFound("No such event.")
+        # Read again on the next ``view`` (the hash's length moved, on every worker).
+        self.copies.tokens.pop(event_id, None)
         return Secrets({stored[i].decode(): stored[i + 1].decode()
                         for i in range(0, len(stored), 2)})
 
@@ -273,44 +222,7 @@ class RedisStore:
         return None if board is None else board.copy()
 
     async def view(self, event_id: str) -> Board | None:
-        """This process's copy of the event's board brought up to date with the
-        changes logged since (one round trip, the size of what changed), or read
-        whole when there is no copy yet, it is far behind, or Redis lost changes."""
-        cached = self._boards.get(event_id)
-        if cached is not None:
-            seq, missed = await self._call(self._since(event_id, cached.seq))
-            if seq is not None and int(seq) >= cached.seq and len(missed) < CATCH_UP:
-                for raw in missed:
-                    # In order, with no await between: concurrent callers apply the same
-                    # changes at most once (Board.apply skips what it already has).
-                    cached.apply(Change.from_json(raw))
-                return cached
-        board = await self._call(self._whole(event_id))
-        if board is None:
-            self._boards.pop(event_id, None)
-            return None
-        # Another caller may have read it meanwhile: keep whichever is further on.
-        cached = self._boards.get(event_id)
-        if cached is None or cached.seq < board.seq:
-            self._boards[event_id] = cached = board
-        return cached
-
-    async def _since(self, event_id: str, seq: int) -> list[Any]:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(key(event_id, "seq"))
-            pipe.lrange(key(event_id, "log"), seq, seq + CATCH_UP - 1)
-            return await pipe.execute()
-
-    async def _whole(self, event_id: str) -> Board | None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(key(event_id, "seq"))
-            pipe.hgetall(key(event_id, "entities"))
-            seq, entities = await pipe.execute()
-        if seq is None:
-            return None
-        return Board(
-            event_id, int(seq), {k.decode(): orjson.loads(v) for k, v in entities.items()}
-        )
+        return await self.copies.view(event_id)
 
     async def changes_after(self, event_id: str, after: int, limit: int = 1000) -> list[Change]:
         if limit <= 0:
@@ -327,8 +239,8 @@ class RedisStore:
         # Listed first: an id listed whose script then failed is harmless (it has no
         # data), while an event stored but never listed would be lost to event_ids().
         await self._call(self.redis.zadd(EVENTS, {event_id: time.time()}))
-        reads = _Reads({}, {})
-        args = _script_args(command, at, data, reads, index_writes(EVENT, None, data), event_id,
+        reads = Reads({}, {})
+        args = script_args(command, at, data, reads, index_writes(EVENT, None, data), event_id,
                             secrets.tokens)
         raw = await self._call(self._create(keys=keys_of(event_id), args=args))
         if raw is None:
@@ -344,7 +256,7 @@ class RedisStore:
         fetched = False
         moves = 0
         while True:
-            reads = _Reads(read, guessed)
+            reads = Reads(read, guessed)
             at = now_iso()
             refused: DomainError | None = None
             try:
@@ -367,7 +279,7 @@ class RedisStore:
                 raise refused
             answer = await self._call(self._append(
                 keys=keys_of(event_id),
-                args=_script_args(command, at, data, reads, writes, event_id, command.tokens)))
+                args=script_args(command, at, data, reads, writes, event_id, command.tokens)))
             outcome = answer[0]
             if outcome == b"stored":
                 return Appended(Change.from_json(answer[1]), False)
@@ -396,7 +308,7 @@ class RedisStore:
     def _guess(self, event_id: str, command: Command) -> dict[Field, bytes | None]:
         guessed: dict[Field, bytes | None] = {("entities", command.entity_key): None}
         if command.room and command.kind in LOCKABLE:
-            board = self._boards.get(event_id)
+            board = self.copies.boards.get(event_id)
             room = board.entities.get(entity_key("room", command.room)) if board else None
             guessed[(LOCKS, command.room)] = (
                 None if room is None else b"1" if room.get("locked") else b"0")
@@ -428,9 +340,10 @@ class RedisStore:
 
     async def _reindex(self, event_id: str) -> None:
         """Build the indexes of an event stored before they existed."""
-        board = await self._call(self._whole(event_id))
-        if board is None:
+        read = await self._call(whole(self.redis, event_id))
+        if read is None:
             return
+        board = read[0]
         args: list[Any] = [board.seq]
         for index, table in Indexes.of(board).values.items():
             for name, value in table.items():

@@ -9,7 +9,18 @@ content (cjson would, for one, turn ``[]`` into ``{}``).
 
 from __future__ import annotations
 
-from facilitation.rules import BALLOTS, CLAIMS, LOCKS, OCCUPANCY, ROOMS
+from typing import Any
+
+import orjson
+
+from facilitation.domain import Command, Entity
+from facilitation.rules import BALLOTS, CLAIMS, LOCKS, OCCUPANCY, ROOMS, Write
+from facilitation.store import channel
+
+
+def key(event_id: str, name: str) -> str:
+    return f"facilitation:{{{event_id}}}:{name}"
+
 
 # Every script gets the event's keys in this order (all in the event's hash slot).
 HASHES = ("entities", LOCKS, BALLOTS, CLAIMS, OCCUPANCY, ROOMS)
@@ -134,3 +145,65 @@ end
 redis.call('SET', KEYS[6], '1')
 return 1
 """
+
+
+# -- the arguments of APPEND and CREATE, as the decision in Python makes them --------
+
+Field = tuple[str, str]  # (hash, field)
+
+
+class Reads:
+    """What a decision reads, for ``rules.judge``: values read from Redis, or
+    guessed (a create's likely state), each remembered so the script can check
+    it is still so. A value not read yet counts as absent and is noted as
+    missing; a decision that missed anything is made again once it is read."""
+
+    def __init__(self, read: dict[Field, bytes | None], guessed: dict[Field, bytes | None]) -> None:
+        self.read = read
+        self.guessed = guessed
+        self.used: dict[Field, bytes | None] = {}
+        self.missing: list[Field] = []
+        self.used_guess = False
+
+    def _get(self, name: Field) -> bytes | None:
+        if name in self.read:
+            value = self.read[name]
+        elif name in self.guessed:
+            value = self.guessed[name]
+            self.used_guess = True
+        else:
+            self.missing.append(name)
+            return None
+        self.used[name] = value
+        return value
+
+    def entity(self, name: str) -> Entity | None:
+        raw = self._get(("entities", name))
+        return orjson.loads(raw) if raw else None
+
+    def value(self, index: str, name: str) -> str:
+        raw = self._get((index, name))
+        return raw.decode() if raw else ""
+
+
+def script_args(command: Command, at: str, data: Entity, reads: Reads, writes: list[Write],
+                 event_id: str, tokens: dict[str, str]) -> list[Any]:
+    args: list[Any] = [command.key, command.fingerprint, tail(command, at, data),
+                       channel(event_id), len(reads.used), len(writes) + 1, len(tokens)]
+    for (hash_name, name), as_read in reads.used.items():
+        args += [POSITION[hash_name], name, as_read or b""]
+    args += [POSITION["entities"], command.entity_key, "S", orjson.dumps(data)]
+    for index, name, op, value in writes:
+        args += [POSITION[index], name, op, value]
+    for name, token in tokens.items():
+        args += [name, token]
+    return args
+
+
+def tail(command: Command, at: str, data: dict[str, Any]) -> bytes:
+    """The change's JSON without its opening ``{"seq":N``: the script puts the seq in."""
+    body = orjson.dumps(
+        {"room": command.room, "type": command.change_type, "key": command.key, "at": at,
+         "data": data}
+    )
+    return b"," + body[1:]
