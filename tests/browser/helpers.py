@@ -101,3 +101,21 @@ async def open_menu(item: Locator) -> Locator:
 async def act(item: Locator, role: str, name: str) -> None:
     """Use one of an entry's actions from its menu: ``act(entry, "button", "Mark agreed")``."""
     await (await open_menu(item)).get_by_role(role, name=name).click()  # type: ignore[arg-type]
+
+
+async def count_polls(page: Page) -> None:
+    """Count the page's "who is here" polls (every 3 s) whose answer it has handled."""
+    await page.evaluate(
+        """() => { window.__polls = 0;
+            document.addEventListener('htmx:afterOnLoad', (e) => {
+                if (e.detail.elt.matches('.presence-poll')) window.__polls += 1; }); }""")
+
+
+async def through_a_poll(page: Page) -> None:
+    """Move the page's clock (its context's clock installed) on by the 3 s of the "who is
+    here" poll and wait until the page has handled its answer, and the answer of any other
+    request that came due meanwhile (htmx marks each in flight): as if the test had waited."""
+    before = await page.evaluate("() => window.__polls")
+    await page.clock.fast_forward(3000)
+    await page.wait_for_function(
+        "(n) => window.__polls > n && !document.querySelector('.htmx-request')", arg=before)

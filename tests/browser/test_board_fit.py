@@ -22,6 +22,7 @@ pytestmark = pytest.mark.browser
 HD = {"width": 1920, "height": 1080}
 SMALL = {"width": 1280, "height": 720}
 VIEWS = ("rooms", "spotlight", "priorities", "goals", "roles", "join", "followup")
+PAGE_MS = 12_000  # the board turns a page every 12 seconds (README)
 
 # What the page measures: the least text size shown, anything past its box or the screen,
 # and the sizes the issue names.
@@ -97,8 +98,11 @@ def assert_fits(m: dict[str, Any]) -> None:
 
 
 async def open_board(new_context: Any, event: dict[str, Any], size: dict[str, int],
-                     problems: list[str]) -> Page:
-    page = await (await new_context(viewport=size)).new_page()
+                     problems: list[str], clock: bool = False) -> Page:
+    context = await new_context(viewport=size)
+    if clock:  # the test moves the board's time on (page.clock) instead of waiting
+        await context.clock.install()
+    page = await context.new_page()
     page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
     page.on("console", lambda msg: problems.append(f"console: {msg.text}")
             if msg.type == "error" else None)
@@ -293,7 +297,7 @@ async def test_six_rooms_of_ten_actions_page_themselves(
 ) -> None:
     event = await six_rooms_of_ten(client)
     problems: list[str] = []
-    page = await open_board(new_context, event, size, problems)
+    page = await open_board(new_context, event, size, problems, clock=True)
     name = f"{size['width']}x{size['height']}"
     for view in ("rooms", "priorities"):
         await show(client, event, page, view)
@@ -309,10 +313,18 @@ async def test_six_rooms_of_ten_actions_page_themselves(
         shown = await page.locator("#plenary-view [data-page-item]:not([hidden])").count()
         hidden = await page.locator("#plenary-view [data-page-item][hidden]").count()
         assert shown and hidden, (shown, hidden)
-        # The board turns to the next page by itself, and that page fits too.
+        # The board turns to the next page by itself, every 12 seconds (README), and that
+        # page fits too. The page's clock is held, then moved on by the rhythm: one turn,
+        # and the test need not sit through the 12 seconds.
+        rhythm = await pager.locator(".pl-pager-bar").evaluate(
+            "bar => bar.style.getPropertyValue('--page-ms')")
+        assert rhythm == f"{PAGE_MS}ms"
+        await page.clock.pause_at((await page.evaluate("() => Date.now()") + 50) / 1000)
         now = int(await page.locator("#plenary-view").get_attribute("data-page") or "1")
         first = await page.locator("#plenary-view [data-page-item]:not([hidden])").all_inner_texts()
-        await expect(pager).to_contain_text(f"Page {now + 1} of {m['pages']}", timeout=20_000)
+        await page.clock.fast_forward(PAGE_MS)
+        await page.clock.resume()
+        await expect(pager).to_contain_text(f"Page {now + 1} of {m['pages']}")
         assert_fits(await measure(page))
         second = await page.locator(
             "#plenary-view [data-page-item]:not([hidden])").all_inner_texts()
