@@ -10,14 +10,14 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import PROJECTOR
-from tests.browser.helpers import add_item, entry, join_room
+from tests.browser.helpers import add_item, count_polls, entry, join_room, through_a_poll
 from tests.conftest import Server, auth, item_body, new_event
 
 pytestmark = pytest.mark.browser
 
 VIEWS = ("rooms", "spotlight", "goals", "roles", "priorities", "join")
-# The board polls "who is here" every 3 s; each view is watched over one poll at least.
-POLL_MS = 3500
+# The board and the moderator page poll "who is here" every 3 s; each view is watched
+# through one poll at least (the page's clock moved on to it: helpers.through_a_poll).
 
 
 async def sync_point(page: Page, client: httpx.AsyncClient, event: dict[str, Any],
@@ -88,9 +88,12 @@ async def test_the_board_in_every_view_and_a_merge_from_a_resized_box_log_no_err
                       headers=auth(two["join_token"]))
     # Somebody in room 1, so the counters have something to say.
     await join_room(await new_context(), one, "Kari Nordmann")
-    projector = await (await new_context(viewport=PROJECTOR)).new_page()
+    projector_context = await new_context(viewport=PROJECTOR)
+    await projector_context.clock.install()
+    projector = await projector_context.new_page()
     await projector.goto(event["plenary_url"])
     await projector.locator("#sync[data-state=live]").wait_for()
+    await count_polls(projector)
     for view in VIEWS:
         body: dict[str, Any] = {"view": view}
         if view == "spotlight":
@@ -98,13 +101,16 @@ async def test_the_board_in_every_view_and_a_merge_from_a_resized_box_log_no_err
         answer = await client.patch(f"{api}/plenary", json=body, headers=organiser)
         assert answer.status_code == 200, answer.text
         await expect(projector.locator("#plenary-view")).to_have_attribute("data-view", view)
-        await projector.wait_for_timeout(POLL_MS)
+        await through_a_poll(projector)
 
     # The moderator drags the joint action's box bigger (an inline size on the element),
     # then merges: the form comes back re-rendered, and nothing is refused by the CSP.
-    moderator = await (await new_context()).new_page()
+    moderator_context = await new_context()
+    await moderator_context.clock.install()
+    moderator = await moderator_context.new_page()
     await moderator.goto(event["moderator_url"])
     await moderator.locator("#sync[data-state=live]").wait_for()
+    await count_polls(moderator)
     items = moderator.locator("li.mod-item")
     for text in ("A joint contact list", "One contact list"):
         await items.filter(has_text=text).locator("input[type=checkbox]").check()
@@ -114,4 +120,4 @@ async def test_the_board_in_every_view_and_a_merge_from_a_resized_box_log_no_err
     await moderator.get_by_role("button", name="Merge the ticked items").click()
     await expect(moderator.locator("body")).to_contain_text("One contact list for every room")
     await expect(moderator.locator("#merge-text")).to_have_value("")
-    await moderator.wait_for_timeout(POLL_MS)
+    await through_a_poll(moderator)
