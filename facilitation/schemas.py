@@ -9,6 +9,7 @@ the OpenAPI document its schemas.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 from typing import Annotated, Literal
@@ -24,11 +25,26 @@ VERSION_MAX = 2**53 - 1
 DUE_MIN = date(2000, 1, 1)
 DUE_MAX = date(2100, 12, 31)
 
-# Text a person typed: surrounding whitespace dropped, length bounded.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
-OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX)]
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX)]
+# Control characters nobody types and no export can carry (XML, iCalendar): C0 but tab
+# and the line breaks, DEL, C1 but NEL. Refused (422), never stored to be dropped later.
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
+
+
+def _printable(value: str) -> str:
+    found = CONTROL.search(value)
+    if found:
+        raise ValueError(f"must not contain the control character U+{ord(found.group()):04X}")
+    return value
+
+
+Typed = AfterValidator(_printable)
+# Text a person typed: surrounding whitespace dropped, length bounded, no control characters.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
+                 Typed]
+OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX), Typed]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX),
+                 Typed]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX), Typed]
 # Line breaks of every kind: CR, LF, NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR, and the
 # vertical tab and form feed that some editors paste.
 LINE_BREAKS = frozenset("\r\n\x0b\x0c\x85\u2028\u2029")
@@ -43,8 +59,7 @@ def _one_line(value: str) -> str:
 # Titles, room names, guiding questions and goal texts head pages, reports and
 # calendars: one line each, refused (422) rather than silently joined.
 LineName = Annotated[Name, AfterValidator(_one_line)]
-OptionalLine = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX), AfterValidator(_one_line)]
+OptionalLine = Annotated[OptionalText, AfterValidator(_one_line)]
 Status = Literal["proposed", "agreed", "done"]
 Due = Annotated[date, Field(ge=DUE_MIN, le=DUE_MAX)]
 
