@@ -223,14 +223,21 @@ def suggestions(board: Board, limit: int = 8, *, partial: bool = False) -> list[
 
 
 def room_counts(board: Board, presence: dict[str, int]) -> dict[str, dict[str, int]]:
-    """Per room: live items, roles, and people present now."""
-    out = {room["id"]: {"items": 0, "roles": 0, "present": presence.get(room["id"], 0)}
+    """Per room: its actions as the board's column lists them (live items not merged into
+    a joint action, which counts once in the joint actions), the items merged away,
+    roles, and people present now."""
+    out = {room["id"]: {"items": 0, "merged": 0, "roles": 0,
+                        "present": presence.get(room["id"], 0)}
            for room in board.event.get("rooms", [])}
+    merged = merged_items(board)
     # One pass over the board, not two per room.
     for key, entity in board.entities.items():
         kind = key.partition(":")[0]
         if kind in (ITEM, ROLE) and not entity.get("deleted") and entity.get("room") in out:
-            out[entity["room"]]["items" if kind == ITEM else "roles"] += 1
+            if kind == ROLE:
+                out[entity["room"]]["roles"] += 1
+            else:
+                out[entity["room"]]["merged" if entity["id"] in merged else "items"] += 1
     return out
 
 

@@ -16,6 +16,7 @@ to ``tabular.ACTION_COLUMNS``; the CSV, the spreadsheet and the JSON follow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -165,6 +166,14 @@ class RoomOutcomes:
     roles: tuple[Role, ...]
     counts: Counts
 
+    @property
+    def listed(self) -> Counts:
+        """The room as the plenary board's column lists it: its actions not merged into
+        a joint action (which is counted once, on a line of its own: ``Outcomes.joint``).
+        ``counts`` counts every action of the room, merged ones too, as the rows of the
+        CSV and the spreadsheet list them (with ``merged``)."""
+        return _counts([a for a in self.actions if not a.merged_into], self.roles)
+
 
 @dataclass(frozen=True)
 class GoalAlignment:
@@ -212,6 +221,17 @@ class Outcomes:
     def board_actions(self) -> list[Action | Merged]:
         """As the plenary lists them: each room's unmerged actions, then the joint actions."""
         return [*(a for a in self.actions if not a.merged_into), *self.merges]
+
+    @property
+    def joint(self) -> Counts:
+        """The joint actions, counted as one line of the summary."""
+        return _counts(list(self.merges), [])
+
+    @property
+    def listed(self) -> Counts:
+        """Every action as the board, the follow-up and the summary list it: each room's
+        actions not merged away, and each joint action once."""
+        return _counts(self.board_actions, self.roles)
 
     @property
     def top(self) -> list[Action | Merged]:
@@ -449,14 +469,14 @@ def _roles_matrix(board: Board, rooms: list[Room], roles: list[Role]
     return actors, conflicts
 
 
-def _counts(actions: list[Action], roles: list[Role]) -> Counts:
+def _counts(actions: Sequence[Action | Merged], roles: Sequence[Role]) -> Counts:
     return Counts(
         actions=len(actions),
         proposed=sum(1 for a in actions if a.status == "proposed"),
         agreed=sum(1 for a in actions if a.status == "agreed"),
         done=sum(1 for a in actions if a.status == "done"),
         roles=len(roles),
-        merged=sum(1 for a in actions if a.merged_into),
+        merged=sum(1 for a in actions if getattr(a, "merged_into", "")),
         votes=sum(a.votes for a in actions),
     )
 

@@ -91,10 +91,14 @@ def _md_summary(o: Outcomes, _: Words) -> list[str]:
     out = [f"## {_('Summary')}", "", f"### {_('Rooms')}", "",
            f"| | {_('Room')} | {_('Actions')} | {_('Agreed')} | {_('Done')} | {_('Roles')} |",
            "| --- | --- | ---: | ---: | ---: | ---: |"]
+    # As the board lists them: a room's merged actions are counted once, as joint actions.
     for r in o.rooms:
-        c = r.counts
+        c = r.listed
         out.append(f"| R{r.room.number} | {md_cell(r.room.name)} | {c.actions} | {c.agreed} | "
                    f"{c.done} | {c.roles} |")
+    if o.merges:
+        j = o.joint
+        out.append(f"| M | {_('Joint actions')} | {j.actions} | {j.agreed} | {j.done} | |")
     out += ["", f"### {_('Top actions by votes')}", ""]
     if not o.top:
         out.append(_("No votes were given."))

@@ -46,7 +46,8 @@ class Words:
 
     def headline(self, o: Outcomes) -> str:
         """One line of counts under the title: our words, numbers and a date, nothing typed."""
-        _, t = self, o.totals  # named _ so that `python -m facilitation.i18n` finds the words
+        # Actions as the board lists them: a joint action once, its sources not again.
+        _, t = self, o.listed  # named _ so that `python -m facilitation.i18n` finds the words
         # Never _() inside an f-string: the extractor cannot see it there.
         actions, roles, joint, rooms, votes = (
             _("Actions"), _("Role assignments"), _("Joint actions"), _("Rooms"), _("Votes"))
