@@ -19,7 +19,18 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from facilitation.domain import ITEM, MERGE, OWNER, PROGRESS, Board, Entity
+from facilitation.domain import (
+    ACCESS,
+    ITEM,
+    MERGE,
+    OWNER,
+    PROGRESS,
+    Board,
+    Entity,
+    access_id,
+    entity_key,
+    owner_field,
+)
 from facilitation.plenary import Action, actions
 from facilitation.similarity import alike_names
 
@@ -67,6 +78,13 @@ def owner_names(action: Action) -> list[str]:
 
 def owners(board: Board) -> list[Entity]:
     return index(board).owners
+
+
+def withdrawn(board: Board, owner_id: str) -> bool:
+    """Whether the organiser took this owner's link away (``DELETE …/owners/{owner}/token``):
+    opening follow-up again gives them none until the organiser asks for a new one."""
+    access = board.entities.get(entity_key(ACCESS, access_id(owner_field(owner_id))))
+    return bool(access and access.get("revoked"))
 
 
 def owner_by_key(board: Board) -> dict[str, Entity]:

@@ -37,7 +37,7 @@ async def open_followup(services: Services, event_id: str,
     for oid in plan.absorbed:
         await services.upsert(event_id, OWNER, oid, None, None, delete=True)
     board = await services.board(event_id)
-    live = [o["id"] for o in followup.owners(board)]
+    live = [o["id"] for o in followup.owners(board) if not followup.withdrawn(board, o["id"])]
     secrets = await issue_tokens(services, event_id, live, drop=list(plan.absorbed))
     return await services.board(event_id), secrets
 
@@ -62,12 +62,27 @@ async def issue_tokens(services: Services, event_id: str, owners: list[str],
 
 
 async def rotate_owner(services: Services, event_id: str, owner: str) -> Secrets:
-    """A fresh link for one owner: the old one answers 401 and its sockets close."""
+    """A fresh link for one owner (also one whose link was withdrawn): the old one
+    answers 401 and its sockets close."""
     secrets = await services.secrets(event_id)
-    if owner not in secrets.owner_tokens:
+    board = await services.board(event_id)
+    if owner not in secrets.owner_tokens and not followup.withdrawn(board, owner):
         raise domain.NotFound("This owner has no follow-up link; open follow-up first.")
     await services.rotate_token(event_id, domain.owner_field(owner), None)
     return await services.secrets(event_id)
+
+
+async def withdraw_owner(services: Services, event_id: str, owner: str) -> None:
+    """Take one owner's link away without giving a new one: it answers 401 and its
+    pages and sockets close on every worker, as a replaced link's do. Again: nothing
+    more happens. A new link only when the organiser asks (``rotate_owner``)."""
+    board = await services.board(event_id)
+    if not any(o["id"] == owner for o in followup.owners(board)):
+        raise domain.NotFound("There is no such owner in this event.")
+    if followup.withdrawn(board, owner):
+        return
+    await services.rotate_token(event_id, domain.owner_field(owner), None, revoke=True,
+                                withdrawn=True)
 
 
 def owner_url(services: Services, event_id: str, owner: str, token: str | None) -> str:
@@ -83,6 +98,7 @@ def links(services: Services, board: Board, secrets: Secrets) -> list[dict[str, 
         token = secrets.owner_tokens.get(owner["id"], "")
         out.append({
             "id": owner["id"], "name": owner["name"], "keys": owner.get("keys", []),
+            "withdrawn": followup.withdrawn(board, owner["id"]),
             "actions": sum(1 for f in mine.values() if owner["id"] in f.owners),
             "action_ids": [f.id for f in mine.values() if owner["id"] in f.owners],
             "url": owner_url(services, board.event_id, owner["id"], token), "token": token,

@@ -132,12 +132,13 @@ class Services:
         return await self.secrets(event_id)
 
     async def rotate_token(self, event_id: str, token_field: str, room: str | None,
-                           *, revoke: bool = False) -> str:
+                           *, revoke: bool = False, withdrawn: bool = False) -> str:
         """Replace one token (or, ``revoke``, take it away), whole or nothing: the new
         token and the ``access`` change that announces it (never the token, only that
         it changed) are one atomic append. Every worker's hub sees that change in log
         order and closes the sockets the old token opened; no other token is read or
-        written."""
+        written. ``withdrawn`` (with ``revoke``): the organiser took the link away and
+        none is given again until they ask (``"revoked": true`` on the access entity)."""
         entity_id = domain.access_id(token_field)
         token = "" if revoke else domain.new_token()
         for _attempt in range(8):
@@ -146,9 +147,11 @@ class Services:
             board = await self.board(event_id)
             current = board.entities.get(domain.entity_key(ACCESS, entity_id))
             rotation = int(current.get("rotation", 0)) + 1 if current else 1
+            fields: dict[str, Any] = {"target": entity_id, "rotation": rotation}
+            if withdrawn or (current and current.get("revoked")):
+                fields["revoked"] = revoke and withdrawn
             command = make_command(
-                ACCESS, "update" if current else "create", entity_id, room,
-                {"target": entity_id, "rotation": rotation},
+                ACCESS, "update" if current else "create", entity_id, room, fields,
                 key=key, tokens={token_field: token},
             )
             try:

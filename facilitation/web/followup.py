@@ -2,7 +2,8 @@
 
 ``POST``/``GET /api/events/{event}/follow-up`` (organiser), ``GET …/owners/{owner}``
 and ``PATCH …/progress/{id}`` (that owner's link, or the organiser), and
-``POST …/owners/{owner}/token`` (organiser: a fresh link, the old one ends).
+``POST …/owners/{owner}/token`` (organiser: a fresh link, the old one ends) and
+``DELETE …/owners/{owner}/token`` (organiser: the link withdrawn, none given instead).
 The owner's page and the organiser's follow-up page are in ``followup_pages.py``.
 """
 
@@ -21,6 +22,7 @@ from facilitation.followup_writes import (
     owner_url,
     report,
     rotate_owner,
+    withdraw_owner,
 )
 from facilitation.outcomes import Options, Query, offload
 from facilitation.schemas import FollowUpIn, ProgressPatch
@@ -127,6 +129,14 @@ async def rotate_api(request: Request) -> Response:
                            "token": token})
 
 
+async def withdraw_api(request: Request) -> Response:
+    """204: the owner's link answers 401 from now on and its sockets close (4401); no
+    new link is made until the organiser asks (``POST …/token``). Again: 204."""
+    ctx = await authorise(request, MODERATE)
+    await withdraw_owner(ctx.services, ctx.event_id, request.path_params["owner"])
+    return Response(status_code=204)
+
+
 def routes() -> list[Route]:
     base = "/api/events/{event}"
     return [
@@ -134,6 +144,7 @@ def routes() -> list[Route]:
         Route(f"{base}/follow-up", summary_api, methods=["GET"]),
         Route(f"{base}/owners/{{owner}}", owner_api, methods=["GET"]),
         Route(f"{base}/owners/{{owner}}/token", rotate_api, methods=["POST"]),
+        Route(f"{base}/owners/{{owner}}/token", withdraw_api, methods=["DELETE"]),
         Route(f"{base}/owners/{{owner}}/calendar.ics", calendar_api, methods=["GET"]),
         Route(f"{base}/progress/{{id}}", progress_api, methods=["PATCH"]),
     ]

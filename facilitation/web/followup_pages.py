@@ -20,7 +20,13 @@ from starlette.routing import Route, WebSocketRoute
 
 from facilitation import followup, i18n
 from facilitation.domain import DomainError
-from facilitation.followup_writes import links, open_followup, report, rotate_owner
+from facilitation.followup_writes import (
+    links,
+    open_followup,
+    report,
+    rotate_owner,
+    withdraw_owner,
+)
 from facilitation.pushes import FOLLOWUP_VIEW as ORGANISER_VIEW
 from facilitation.pushes import OWNER_VIEW, card, refresh
 from facilitation.schemas import ProgressPatch
@@ -155,6 +161,7 @@ async def organiser_page(request: Request) -> Response:
                                                              key=str.casefold),
         base=f"/e/{event_id}/follow-up", heartbeat=services.settings.heartbeat_seconds,
         rotated=request.query_params.get("rotated", ""),
+        withdrawn=request.query_params.get("withdrawn", ""),
     )
     return page(request, "followup/organiser.html", context)
 
@@ -190,6 +197,15 @@ async def rotate_form(request: Request) -> Response:
                             status_code=303)
 
 
+async def withdraw_form(request: Request) -> Response:
+    """The organiser confirmed taking an owner's link away (the page asks first)."""
+    ctx = await authorise(request, FOLLOWUP_PAGE)
+    owner = request.path_params["owner"]
+    await withdraw_owner(ctx.services, ctx.event_id, owner)
+    return RedirectResponse(f"/e/{ctx.event_id}/follow-up?withdrawn={owner}#links",
+                            status_code=303)
+
+
 async def organiser_socket(websocket: WebSocket) -> None:
     await serve_stream(websocket, await authorise(websocket, FOLLOWUP_PAGE), ORGANISER_VIEW)
 
@@ -206,4 +222,5 @@ def routes() -> list[Route | WebSocketRoute]:
         WebSocketRoute(f"{organiser}/live", organiser_socket),
         Route(f"{organiser}/open", open_form, methods=["POST"]),
         Route(f"{organiser}/owners/{{owner}}/token", rotate_form, methods=["POST"]),
+        Route(f"{organiser}/owners/{{owner}}/withdraw", withdraw_form, methods=["POST"]),
     ]

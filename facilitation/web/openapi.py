@@ -80,7 +80,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
     # Follow-up after the event
     "OwnerLinks": obj(["owners"], owners={"type": "array", "items": obj(
         ["id", "name", "actions", "url", "token"], id=STR, name=STR, actions=INT, url=STR,
-        token=STR, keys=STRS)}),
+        token=STR, keys=STRS, withdrawn={"type": "boolean"})}),
     "FollowUp": obj(["owners", "goals", "actions"], owners={"type": "array", "items": obj(
         ["id", "name", "actions", "done", "overdue", "updated_at"], id=STR, name=STR,
         actions=INT, done=INT, overdue=INT, updated_at=NULLABLE_STR)},
@@ -209,6 +209,8 @@ OPERATIONS: tuple[Op, ...] = (
        "that owner's, organiser", ok={200: "OwnerActions"}),
     Op("post", E + "/owners/{owner}/token", "Replace an owner's link; the old one ends at once",
        ORG, ok={200: "OwnerLink"}),
+    Op("delete", E + "/owners/{owner}/token",
+       "Withdraw an owner's link without a new one; it ends at once", ORG, ok={204: None}),
     Op("get", E + "/owners/{owner}/calendar.ics", "An owner's due dates as a calendar file",
        "that owner's, organiser", media=("text/calendar",)),
     Op("patch", E + "/progress/{id}", "Report progress on an action (item or joint action)",
