@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.conftest import Server
 
@@ -37,6 +37,11 @@ AXE = HERE.parent / "vendor" / "axe-core-4.14.1.min.js"
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 PROJECTOR = {"width": 1920, "height": 1080}
+
+# Assertions wait as long as actions do (new_context's default timeout): the suite runs
+# on every core at once (pytest-xdist), and 5 s, Playwright's default, is tight for a
+# page on a loaded 2-core machine. A broken page still fails within seconds.
+expect.set_options(timeout=10_000)
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
