@@ -10,6 +10,7 @@ board. Both stores run exactly this code, so they cannot disagree.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -360,6 +361,9 @@ class Appended:
 
 # Keys a board keeps for its read models before they must rebuild instead (above).
 JOURNAL_MAX = 100_000
+# Changes a board remembers the keys of (``Board.changed_since``): a page further behind
+# than this is sent whole again.
+RECENT_MAX = 10_000
 
 
 @dataclass
@@ -374,6 +378,20 @@ class Board:
     # read the keys applied since they last looked from ``journal``; None until one asks.
     journal: list[str] | None = field(default=None, compare=False, repr=False)
     derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Per key, for the changes applied here (``changed_since``: what a page that shows seq
+    # S lacks): the seq at which it last became live, of its last change, and of its last
+    # deletion (0: none seen).
+    touched: dict[str, tuple[int, int, int]] = field(default_factory=dict, compare=False,
+                                                     repr=False)
+    # The keys of the last changes applied here, in order, as (seq, key): at most twice
+    # ``RECENT_MAX``; before ``tracked_from`` (the seq this board was built at, or the
+    # first seq forgotten) nothing is known of what changed when.
+    recent: list[tuple[int, str]] = field(default_factory=list, compare=False, repr=False)
+    tracked_from: int = field(default=-1, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.tracked_from < 0:
+            self.tracked_from = self.seq
 
     def copy(self) -> Board:
         return Board(self.event_id, self.seq, dict(self.entities))
@@ -382,20 +400,40 @@ class Board:
         # Read models hold tasks and indexes of this process: a pickled board (an
         # export's helper process) rebuilds its own.
         return {"event_id": self.event_id, "seq": self.seq, "entities": self.entities,
-                "journal": None, "derived": {}}
+                "journal": None, "derived": {}, "touched": {}, "recent": [],
+                "tracked_from": self.seq}
 
     def apply(self, change: Change) -> None:
         if change.seq <= self.seq:
             return
         self.seq = change.seq
         key = entity_key(change.kind, change.data["id"])
+        before = self.entities.get(key)
         self.entities[key] = change.data
+        came, _, gone = self.touched.get(key, (0, 0, 0))
+        if change.data.get("deleted"):
+            gone = change.seq
+        elif before is None or before.get("deleted"):
+            came = change.seq
+        self.touched[key] = (came, change.seq, gone)
+        self.recent.append((change.seq, key))
+        if len(self.recent) > 2 * RECENT_MAX:
+            del self.recent[:RECENT_MAX]
+            self.tracked_from = self.recent[0][0] - 1
         if self.journal is not None:
             self.journal.append(key)
             if len(self.journal) > JOURNAL_MAX:
                 # Nobody has looked for a long time: they rebuild when they next do.
                 self.journal = None
                 self.derived.clear()
+
+    def changed_since(self, seq: int) -> dict[str, tuple[int, int, int]] | None:
+        """Keys changed after ``seq``: key -> (seq it last became live, of its last change,
+        of its last deletion); None when this board cannot tell (built after ``seq``)."""
+        if seq < self.tracked_from or seq > self.seq:
+            return None
+        start = bisect.bisect_right(self.recent, seq, key=lambda r: r[0])
+        return {key: self.touched[key] for _, key in self.recent[start:]}
 
     def live(self, kind: str, room: str | None = None) -> list[Entity]:
         """Entities of a kind that are not deleted, in the order they were created."""

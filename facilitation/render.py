@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import jinja2
@@ -26,6 +26,9 @@ from facilitation.pushes import JSON_VIEW
 # Rendered entries kept for reuse (about 2 KB each): a room of a few hundred
 # entries in several languages, for every room of a large event.
 ENTRY_CACHE_SIZE = 20_000
+# A page rendered in pieces (``Renderer.pieces``) comes in about this many characters
+# each: web/handling.py's ``stream`` frees the event loop for everyone else between two.
+PIECE = 128 * 1024
 
 
 def _static_versions() -> dict[str, str]:
@@ -75,6 +78,22 @@ class Renderer:
         # participant name; as a keyword it collided with the template's name: a 500).
         context.setdefault("lang", i18n.current())
         return self.env.get_template(template).render(**context)
+
+    def pieces(self, template: str, /, **context: Any) -> Iterator[str]:
+        """``render``, lazily, in pieces of about ``PIECE`` characters: for pages of
+        megabytes (the moderator's, the board's view of a big event). Everything the
+        template reads must be in ``context`` already."""
+        context.setdefault("lang", i18n.current())
+        buffer: list[str] = []
+        size = 0
+        for part in self.env.get_template(template).generate(**context):
+            buffer.append(part)
+            size += len(part)
+            if size >= PIECE:
+                yield "".join(buffer)
+                buffer, size = [], 0
+        if buffer:
+            yield "".join(buffer)
 
     def entry(
         self, kind: str, entity: dict[str, Any], event: dict[str, Any], oob: bool = False

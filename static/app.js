@@ -517,8 +517,16 @@
         var now = document.getElementById(key);
         if (!now) return;
         refreshedSeq[key] = parseInt(now.getAttribute("data-seq") || "0", 10);
-        htmx.ajax("GET", now.getAttribute("data-refresh"),
-                  { target: "#" + now.getAttribute("data-target"), swap: "outerHTML" });
+        // A region that says which seq it shows (the moderator's) is sent only what
+        // changed since, as out-of-band swaps; else (or when that cannot be told) whole.
+        var url = now.getAttribute("data-refresh");
+        var region = document.getElementById(now.getAttribute("data-target"));
+        var shown = region && region.querySelector("[data-region-seq]");
+        if (shown) {
+          url += (url.indexOf("?") < 0 ? "?" : "&") + "since=" +
+                 encodeURIComponent(shown.getAttribute("data-region-seq"));
+        }
+        htmx.ajax("GET", url, { target: "#" + now.getAttribute("data-target"), swap: "outerHTML" });
       }, 400);
     });
   }

@@ -11,11 +11,12 @@ Token links (``?t=``) are traded for a session before any handler runs
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from facilitation import i18n
 from facilitation.access import ORGANISER, PLENARY
@@ -27,11 +28,14 @@ from facilitation.web.language import choose
 from facilitation.web.security import check_socket_origin, origin_allowed, resolve
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from starlette.requests import HTTPConnection, Request
     from starlette.websockets import WebSocket
 
     from facilitation.access import Access
     from facilitation.domain import Board, Command, Secrets
+    from facilitation.render import Renderer
     from facilitation.services import Services
 
 
@@ -132,13 +136,37 @@ class ORJSONResponse(JSONResponse):
 def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     """A full page: ``templates/<name>`` in the request's language (the event's, when
     ``context`` has one), with the address it answers (``here``)."""
+    html = services_of(request).renderer.render(name, **_paged(request, context))
+    return HTMLResponse(html, status_code=status)
+
+
+def page_stream(request: Request, name: str, context: dict[str, Any]) -> StreamingResponse:
+    """``page``, sent in pieces (``stream``): for pages of megabytes (the moderator's)."""
+    return stream(services_of(request).renderer, name, _paged(request, context))
+
+
+def _paged(request: Request, context: dict[str, Any]) -> dict[str, Any]:
     event = context.get("event")
     if event is not None or not i18n.chosen():
         i18n.use(choose(request, event))
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    context = {"request": request, "here": here, **context}
-    html = services_of(request).renderer.render(name, **context)
-    return HTMLResponse(html, status_code=status)
+    return {"request": request, "here": here, **context}
+
+
+def stream(renderer: Renderer, name: str, context: dict[str, Any]) -> StreamingResponse:
+    """``templates/<name>`` sent in pieces (``Renderer.pieces``), the event loop free
+    for everyone else between two: a page of megabytes holds it one piece at a time,
+    not for the whole page. ``context`` must hold everything the template reads (a
+    board is not read again: it may change between two pieces). The language is this
+    request's: the response is sent from its task."""
+    pieces = renderer.pieces(name, **context)
+
+    async def body() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece.encode()
+            await asyncio.sleep(0)
+
+    return StreamingResponse(body(), media_type="text/html; charset=utf-8")
 
 
 def is_htmx(request: Request) -> bool:

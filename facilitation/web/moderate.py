@@ -9,22 +9,14 @@ its socket, because each control appends a change to the event's log.
 from __future__ import annotations
 
 import re
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from facilitation import follow, i18n, moderation
-from facilitation.domain import (
-    PLENARY_VIEWS,
-)
-from facilitation.i18n import N_
-from facilitation.plenary import suggestions
+from facilitation import follow, moderation
 from facilitation.pushes import MODERATE_VIEW as VIEW
-from facilitation.pushes import refresh
 from facilitation.schemas import (
     EventPatch,
     MergeIn,
@@ -34,8 +26,16 @@ from facilitation.schemas import (
 )
 from facilitation.web import errors
 from facilitation.web.bodies import parse, whole_number
-from facilitation.web.handling import MODERATOR_PAGE, Context, authorise, is_htmx, page, serve_stream
-from facilitation.web.plenary import board_context
+from facilitation.web.handling import (
+    MODERATOR_PAGE,
+    Context,
+    authorise,
+    is_htmx,
+    page_stream,
+    serve_stream,
+    stream,
+)
+from facilitation.web.moderate_live import changes, live_context, since
 from facilitation.web.tokens import access_links
 
 if TYPE_CHECKING:
@@ -44,71 +44,40 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from facilitation.domain import Board
-    from facilitation.render import Renderer
     from facilitation.services import Services
 
 # The timer form's minutes: "5", "2.5", "0,5" (up to a day, checked after).
 MINUTES = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,3})?")
-# Marked for extraction; the template translates them where they are shown.
-VIEW_NAMES = {
-    "rooms": N_("All rooms"), "spotlight": N_("One room (spotlight)"),
-    "goals": N_("Goal alignment"), "roles": N_("Roles matrix"),
-    "priorities": N_("Priorities (votes)"), "join": N_("Join codes"),
-    "followup": N_("Follow-up"),
-}
-
-
-def live_context(board: Board, presence: dict[str, int], renderer: Renderer) -> dict[str, Any]:
-    context = board_context(board, presence, shown=False)
-    event, base = context["event"], f"/e/{board.event_id}/moderate"
-
-    def mod_item(action: Any) -> Markup:
-        # Everything the item shows is in the key: its version, its votes, the event's
-        # goals (the event's version) and the language (the page's, when it renders).
-        lang = i18n.current()
-        key = (board.event_id, action.id, action.entity["version"], action.votes,
-               event.get("version"), lang)
-        return renderer.fragment("moderate/item.html", key, action=action, event=event,
-                                 base=base, lang=lang)
-
-    items_by_room: dict[str, list[Any]] = {}
-    for action in context["actions"]:
-        if action.kind == "item":
-            items_by_room.setdefault(action.rooms[0], []).append(action)
-    context.update(
-        suggestions=suggestions(board, partial=True),  # its handlers settle first
-        # Items still to compare: the region shows what is found so far and asks again.
-        comparing=follow.pending(board),
-        items_by_room=items_by_room,
-        merges=[a for a in context["actions"] if a.kind == "merge"],
-        view_names=VIEW_NAMES,
-        views=PLENARY_VIEWS,
-        new_id=lambda: uuid.uuid4(),
-        mod_item=mod_item,
-        base=base,
-        **refresh(VIEW, board.event_id, board.seq),
-    )
-    return context
-
-
 async def region(ctx: Context) -> dict[str, Any]:
     """The live region's context: fresh presence counts, likely duplicates compared so far."""
     presence = await ctx.services.presence.counts(ctx.event_id)
     await follow.settle(ctx.board)
-    return live_context(ctx.board, presence, ctx.services.renderer)
+    # Read again after the awaits: the board is read whole from here to the response.
+    return live_context(await ctx.services.board(ctx.event_id), presence, ctx.services.renderer)
 
 
 async def moderate_page(request: Request) -> Response:
     ctx = await authorise(request, MODERATOR_PAGE)
     context = await region(ctx)
     context["links"] = access_links(ctx.services, ctx.board, ctx.secrets)
-    return page(request, "moderate.html", context)
+    return page_stream(request, "moderate.html", context)
 
 
 async def live_fragment(request: Request) -> Response:
-    """The live region, fetched by the page when its socket says the event changed."""
+    """The live region, fetched by the page when its socket says the event changed: with
+    ``?since=<seq>`` (the seq the page shows), only what changed since when that can be
+    told (``moderate_live.changes``), else the whole region."""
     ctx = await authorise(request, MODERATOR_PAGE)
-    return HTMLResponse(ctx.services.renderer.render("moderate/live.html", **await region(ctx)))
+    context = await region(ctx)
+    renderer = ctx.services.renderer
+    seq = since(request.query_params.get("since"))
+    if seq is not None:
+        board = await ctx.services.board(ctx.event_id)
+        html = changes(board, seq, context, renderer)
+        if html is not None:
+            # Out-of-band swaps only: the region itself stays where it is.
+            return HTMLResponse(html, headers={"HX-Reswap": "none"})
+    return stream(renderer, "moderate/live.html", context)
 
 
 async def _done(request: Request, services: Services, event_id: str,

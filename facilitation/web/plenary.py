@@ -23,7 +23,7 @@ from facilitation.domain import MESSAGE, PLENARY, ROLE, TIMER
 from facilitation.plenary import actions, goal_matrix, roles_matrix, room_counts
 from facilitation.pushes import PLENARY_VIEW as VIEW
 from facilitation.pushes import refresh
-from facilitation.web.handling import PLENARY_BOARD, authorise, page, serve_stream
+from facilitation.web.handling import PLENARY_BOARD, authorise, page_stream, serve_stream, stream
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -54,7 +54,7 @@ class View:
 
 
 # Adding a view: its template in templates/plenary/, one entry here, its name in
-# domain.PLENARY_VIEWS (what the API accepts) and in web/moderate.py's VIEW_NAMES.
+# domain.PLENARY_VIEWS (what the API accepts) and in web/moderate_live.py's VIEW_NAMES.
 VIEWS: dict[str, View] = {
     "rooms": View("plenary/rooms.html"),
     "spotlight": View("plenary/spotlight.html", fit_max=8.0),
@@ -135,7 +135,7 @@ async def plenary_page(request: Request) -> Response:
     services, board = ctx.services, ctx.board
     presence = await services.presence.counts(board.event_id)
     await _settle_roles(board)
-    return page(request, "plenary.html", board_context(board, presence))
+    return page_stream(request, "plenary.html", board_context(board, presence))
 
 
 async def view_fragment(request: Request) -> Response:
@@ -144,8 +144,9 @@ async def view_fragment(request: Request) -> Response:
     services, board = ctx.services, ctx.board
     presence = await services.presence.counts(board.event_id)
     await _settle_roles(board)
-    return HTMLResponse(services.renderer.render("plenary/view.html",
-                                                 **board_context(board, presence)))
+    # Every action's full text (a big event's view is megabytes): sent in pieces, the
+    # event loop free for everyone else between two (``handling.stream``).
+    return stream(services.renderer, "plenary/view.html", board_context(board, presence))
 
 
 async def presence_fragment(request: Request) -> Response:
