@@ -51,7 +51,9 @@ async def test_a_withdrawn_link_stops_working_and_is_not_given_again(
     assert withdrawn.status_code == 204
     assert await closed_with(socket) == 4401
     assert (await client.get(api, headers=auth(port["token"]))).status_code == 401
-    assert (await browser.get(f"/e/{ev['id']}/o/{port['id']}")).status_code == 401
+    ended = await browser.get(f"/e/{ev['id']}/o/{port['id']}")
+    # The open page says the link was withdrawn, not replaced (there is no new one to ask for).
+    assert ended.status_code == 401 and "withdrawn the link" in ended.text, ended.text
     assert (await client.delete(f"{api}/token", headers=org)).status_code == 204  # again: 204
     # The other owner's link is untouched.
     assert (await client.get(f"/api/events/{ev['id']}/owners/{county['id']}",
@@ -116,5 +118,6 @@ async def test_a_withdrawal_on_one_worker_ends_the_link_on_the_other(
                 ).status_code == 204
         assert await closed_with(socket) == 4401
         assert (await cb.get(api, headers=auth(port["token"]))).status_code == 401
-        assert (await browser.get(f"/e/{ev['id']}/o/{port['id']}")).status_code == 401
+        ended = await browser.get(f"/e/{ev['id']}/o/{port['id']}")
+        assert ended.status_code == 401 and "withdrawn the link" in ended.text, ended.text
         await browser.aclose()

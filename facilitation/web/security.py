@@ -50,6 +50,10 @@ def resolve(conn: HTTPConnection, event_id: str, secrets: Secrets) -> Access:
                         fp=str(grant.get("fp", "")), owner=grant.get("owner"))
         if still_valid(access, secrets):
             return access
+        if access.owner and not secrets.owner_tokens.get(access.owner):
+            # Withdrawn, not replaced: there is no new link to ask for until one is given.
+            raise Unauthorized(
+                "The organiser has withdrawn the link you opened. Ask them if you need a new one.")
         raise Unauthorized(
             "The organiser has replaced the link you opened. Ask them for the new one.")
     raise Unauthorized()
