@@ -14,7 +14,15 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
-from facilitation.access import ORGANISER, Access, fingerprint, match_token, same, still_valid
+from facilitation.access import (
+    ORGANISER,
+    Access,
+    fingerprint,
+    match_token,
+    same,
+    still_valid,
+    token_for,
+)
 from facilitation.web.errors import Forbidden, Unauthorized
 
 if TYPE_CHECKING:
@@ -50,7 +58,7 @@ def resolve(conn: HTTPConnection, event_id: str, secrets: Secrets) -> Access:
                         fp=str(grant.get("fp", "")), owner=grant.get("owner"))
         if still_valid(access, secrets):
             return access
-        if access.owner and not secrets.owner_tokens.get(access.owner):
+        if access.owner and not token_for(access, secrets):
             # Withdrawn, not replaced: there is no new link to ask for until one is given.
             raise Unauthorized(
                 "The organiser has withdrawn the link you opened. Ask them if you need a new one.")
