@@ -35,6 +35,7 @@ from facilitation.web import (
     openapi,
     pages,
     plenary,
+    texts,
     tokens,
     votes,
 )
@@ -193,6 +194,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         *moderation_api.routes(),
         *plenary.routes(),
         *moderate.routes(),
+        *texts.routes(),
         *votes.routes(),
         *tokens.routes(),
         *language.routes(),

@@ -10,6 +10,7 @@ answer in ``web/handling.py`` (``page``).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -29,6 +30,28 @@ ENTRY_CACHE_SIZE = 20_000
 # A page rendered in pieces (``Renderer.pieces``) comes in about this many characters
 # each: web/handling.py's ``stream`` frees the event loop for everyone else between two.
 PIECE = 128 * 1024
+# Long texts on the pages that list the whole event (the moderator's, the plenary board)
+# show a preview of at most this many characters and a link to the rest
+# (``partials/text.html``): 2,000 items of 2,000 characters were 5.9 MB of HTML per
+# moderator page load. Texts up to ``PREVIEW_SLACK`` more are shown whole: a link that
+# reveals ten words is worth less than the ten words.
+PREVIEW_CHARS = 280
+PREVIEW_SLACK = 60
+_SPACE = re.compile(r"\s")
+
+
+def preview(text: str) -> str | None:
+    """The start of a long ``text``, cut at a word boundary, with an ellipsis; None when
+    the text is short enough to show whole."""
+    if len(text) <= PREVIEW_CHARS + PREVIEW_SLACK:
+        return None
+    cut = text[:PREVIEW_CHARS]
+    # The last whitespace, unless it leaves too little (one very long word): then a
+    # hard cut, which never splits a code point (str indexes code points).
+    spaces = [m.start() for m in _SPACE.finditer(cut, PREVIEW_CHARS * 2 // 3)]
+    if spaces:
+        cut = cut[:spaces[-1]]
+    return cut.rstrip() + "\u2026"
 
 
 def _static_versions() -> dict[str, str]:
@@ -69,6 +92,7 @@ class Renderer:
         versions = _static_versions()
         self.env.globals["static"] = lambda p: f"/static/{p}?v={versions.get(p, '0')}"
         self.env.filters["goal_names"] = goal_names
+        self.env.filters["preview"] = preview
         # Rendered (and escaped) by the partial itself, so safe to insert as is.
         self.env.globals["entry"] = lambda *args: Markup(self.entry(*args))  # noqa: S704
         self._entries: OrderedDict[tuple[Any, ...], str] = OrderedDict()
