@@ -5,6 +5,7 @@ that a big event's page weighs its number of items, not their length."""
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import httpx
@@ -114,4 +115,48 @@ async def test_the_link_gives_the_whole_text_escaped(server: Server, client: htt
                 f"/e/{event['id']}/text/{item['id']}?in=t-" + "a" * 50):
         assert (await moderator.get(odd, headers=HX)).status_code == 404, odd
     for browser in (moderator, plenary, participant):
+        await browser.aclose()
+
+
+async def test_kept_board_actions_equal_a_fresh_render_after_changes(
+    server: Server, client: httpx.AsyncClient
+) -> None:
+    """The board's actions are rendered once per version and kept (Renderer.board_action):
+    after votes, an edit, a status, a merge and a renamed room, the board's view must equal
+    one rendered with nothing kept."""
+    from tests.test_plenary_page import seed
+
+    event = await new_event(client)
+    made = await seed(client, event)
+    organiser = auth(event["organiser_token"])
+    plenary = await opened(server, event["plenary_url"])
+    view = f"/e/{event['id']}/plenary/view"
+    renderer = server.app.state.services.renderer
+    first = (await plenary.get(view)).text
+    rooms = event["rooms"]
+    one, two = made[rooms[0]["id"]][0], made[rooms[1]["id"]][0]
+    api = f"/api/events/{event['id']}"
+    answer = await client.patch(f"{api}/rooms/{rooms[0]['id']}/items/{one['id']}", headers=auth(
+        rooms[0]["join_token"]), json={"version": one["version"], "text": "Reworded by room one"})
+    assert answer.status_code == 200, answer.text
+    await client.patch(f"{api}/plenary", json={"voting": True}, headers=organiser)
+    voter = await opened(server, rooms[2]["join_url"])
+    await voter.post(f"/e/{event['id']}/r/{rooms[2]['id']}/votes", data={"item": two["id"]})
+    moderator = await opened(server, event["moderator_url"])
+    await moderator.post(f"/e/{event['id']}/moderate/items/{two['id']}", data={"status": "agreed"})
+    three, four = made[rooms[2]["id"]][0], made[rooms[3]["id"]][0]
+    merged = await moderator.post(f"/e/{event['id']}/moderate/merges", data={
+        "id": str(uuid.uuid4()), "items": [three["id"], four["id"]], "text": "Joint one"})
+    assert merged.status_code in (200, 303)
+    settings = (await client.get(api, headers=organiser)).json()
+    renamed = [{"id": r["id"], "name": r["name"] + " (renamed)", "prompt": r.get("prompt", "")}
+               for r in settings["rooms"]]
+    answer = await client.patch(api, headers=organiser, json={"rooms": renamed})
+    assert answer.status_code == 200, answer.text
+    kept = (await plenary.get(view)).text
+    assert kept != first and "Reworded by room one" in kept and "(renamed)" in kept
+    renderer._entries.clear()
+    fresh = (await plenary.get(view)).text
+    assert kept == fresh
+    for browser in (plenary, voter, moderator):
         await browser.aclose()
