@@ -14,6 +14,7 @@ from typing import Any
 
 from facilitation import follow
 from facilitation.domain import ITEM, MERGE, PLENARY, ROLE, VOTE, Board, Entity
+from facilitation.lineup import lineup
 
 # Role names that mean "this actor leads it": two of them on one responsibility clash.
 LEAD_WORDS = ("lead", "leader", "coordinator", "coordinates", "owner", "chair", "convener",
@@ -62,7 +63,13 @@ class Action:
 
 
 def actions(board: Board, sort: str = "time") -> list[Action]:
-    """Every action once: unmerged items and merges, with their votes."""
+    """Every action once: unmerged items and merges, with their votes, from the board's
+    ``Lineup`` (kept up to date change by change; its Actions are shared: read only)."""
+    return lineup(board).actions(sort)
+
+
+def actions_whole(board: Board, sort: str = "time") -> list[Action]:
+    """``actions`` read from the whole board: what the lineup must always equal (tests)."""
     merged = merged_items(board)
     given = voters(board)
     out: list[Action] = []
@@ -226,19 +233,7 @@ def room_counts(board: Board, presence: dict[str, int]) -> dict[str, dict[str, i
     """Per room: its actions as the board's column lists them (live items not merged into
     a joint action, which counts once in the joint actions), the items merged away,
     roles, and people present now."""
-    out = {room["id"]: {"items": 0, "merged": 0, "roles": 0,
-                        "present": presence.get(room["id"], 0)}
-           for room in board.event.get("rooms", [])}
-    merged = merged_items(board)
-    # One pass over the board, not two per room.
-    for key, entity in board.entities.items():
-        kind = key.partition(":")[0]
-        if kind in (ITEM, ROLE) and not entity.get("deleted") and entity.get("room") in out:
-            if kind == ROLE:
-                out[entity["room"]]["roles"] += 1
-            else:
-                out[entity["room"]]["merged" if entity["id"] in merged else "items"] += 1
-    return out
+    return lineup(board).counts(presence)
 
 
 def votes_context(board: Board, voter: str | None) -> dict[str, Any]:
