@@ -6,7 +6,8 @@ to Playwright as its executable. One browser per session; each test opens its ow
 contexts (a context is one person: its own cookies, its own session).
 
 Helpers:
-- ``shot(page, name)`` saves a PNG into tests/artifacts/ (gitignored) for review;
+- ``shot(page, name)`` saves a PNG into tests/artifacts/ (gitignored) for review, when
+  ``TEST_SCREENSHOTS=1`` asks for them;
 - ``assert_accessible(page)`` runs the vendored axe-core in the page and fails on any
   serious or critical violation;
 - ``problems`` (used by ``new_context``, so by every browser test): every console
@@ -212,14 +213,20 @@ async def new_context(
     assert not unexpected, "the pages reported problems:\n" + "\n".join(unexpected[:40])
 
 
-async def shot(page: Page, name: str, full_page: bool = True) -> Path:
-    """Save a screenshot for review into tests/artifacts/<name>.png."""
+# Screenshots are for people reviewing the pages (``TEST_SCREENSHOTS=1``), not
+# assertions: a full-page PNG costs chromium a few hundred milliseconds of a shared core,
+# so the suite takes them only when asked.
+SCREENSHOTS = os.environ.get("TEST_SCREENSHOTS", "") not in ("", "0")
+
+
+async def shot(page: Page, name: str, full_page: bool = True, from_top: bool = True) -> None:
+    """Save a screenshot for review into tests/artifacts/<name>.png (``TEST_SCREENSHOTS=1``)."""
+    if not SCREENSHOTS:
+        return
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    # From the top, so a sticky header sits where a person sees it.
-    await page.evaluate("() => window.scrollTo(0, 0)")
-    await page.screenshot(path=str(path), full_page=full_page)
-    return path
+    if from_top:  # so a sticky header sits where a person sees it
+        await page.evaluate("() => window.scrollTo(0, 0)")
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
 
 
 SEVERE = ("serious", "critical")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, LAPTOP, PHONE, Problems, assert_accessible, shot
+from tests.browser.conftest import LAPTOP, PHONE, Problems, assert_accessible, shot
 from tests.browser.helpers import act, add_item, entry, join_room, wait_live
 from tests.conftest import Server, auth, item_body, new_event
 
@@ -107,7 +107,7 @@ async def test_room_page_states_on_laptop_and_phone(
             assert box is not None and abs(box["y"]) < 1 and box["height"] < 120, box
             for part in (".room-name", ".timer-clock", "#sync"):
                 await expect(bar.locator(part)).to_be_in_viewport()
-            await page.screenshot(path=str(ARTIFACTS / "room-busy-phone-scrolled.png"))
+            await shot(page, "room-busy-phone-scrolled", full_page=False, from_top=False)
 
     # Locked: the forms fold into one closed state; nothing looks usable that is not.
     assert (await client.post(f"{api}/rooms/{busy['id']}/lock", headers=organiser)).status_code == 200
