@@ -132,6 +132,8 @@ def rigs(factories: dict[str, Callable[[], servers.Server]], rooms: int, per_roo
 
 # Set by --profile: where py-spy writes the app's samples (collapsed stacks) for the run.
 PROFILE: Path | None = None
+# Set by --profile-gil: only the samples of the thread holding the GIL (where the CPU went).
+PROFILE_GIL = False
 
 
 @contextmanager
@@ -142,7 +144,8 @@ def profiled(rig: Rig | None) -> Iterator[None]:
         return
     spy = subprocess.Popen(
         [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw",
-         "--rate", "250", "--subprocesses", "--output", str(PROFILE),
+         "--rate", "250", "--subprocesses", *(["--gil"] if PROFILE_GIL else []),
+         "--output", str(PROFILE),
          "--pid", str(rig.server.pids()[0])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -498,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
                              "/dev/shm shows the app without the disk's fsync")
     parser.add_argument("--profile", default=None, type=Path,
                         help="record the app with py-spy into this file (collapsed stacks)")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="with --profile: only samples that hold the GIL (where the CPU "
+                             "went; without it, threads waiting for the GIL count as busy)")
     parser.add_argument("--tag", default="",
                         help="write results/<scenario>-<tag>.json (a variant kept beside the main run)")
     args = parser.parse_args(argv)
@@ -509,8 +515,12 @@ def main(argv: list[str] | None = None) -> int:
     raise_nofile()
     command = "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv)
     servers.DATA_ROOT = args.data_root
-    global PROFILE
+    global PROFILE, PROFILE_GIL
     PROFILE = args.profile
+    PROFILE_GIL = args.profile_gil
+    # Under `-m` this file is __main__; the scenarios that import it by name (storm.py,
+    # pageload.py) must get this module, not a fresh copy without --profile set.
+    sys.modules.setdefault("benchmarks.run", sys.modules[__name__])
     print(f"machine: {report.machine(args.data_root)}", flush=True)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     for name in names:
