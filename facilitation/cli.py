@@ -22,7 +22,10 @@ def log_config(level: str) -> dict[str, Any]:
     cfg["filters"] = {"redact": {"()": "facilitation.access.RedactTokens"}}
     cfg["handlers"] = {k: {**v, "filters": ["redact"]} for k, v in LOGGING_CONFIG["handlers"].items()}
     cfg["loggers"] = {**LOGGING_CONFIG["loggers"], "facilitation": {
-        "handlers": ["default"], "level": level.upper(), "propagate": False}}
+        "handlers": ["default"], "level": level.upper(), "propagate": False},
+        # websockets' per-socket lines, which repeat uvicorn's access line (wsproto.py).
+        "facilitation.websocket": {
+            "level": "DEBUG" if level.lower() in ("debug", "trace") else "WARNING"}}
     return cfg
 
 

@@ -22,6 +22,7 @@ allowed versions, see .ci/run).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +32,20 @@ from websockets.frames import Frame, Opcode
 
 SCOPE_KEY = "facilitation.direct"
 
+# The websockets library's own lines for each socket ("connection open", "connection
+# closed"): at ``info`` they repeat uvicorn's access line for the same socket
+# ('"WebSocket /api/..." [accepted]'), and a reconnect storm of a thousand sockets paid
+# for both (7 % of the server's busy samples, benchmarks/README.md). cli.log_config
+# shows them only at ``debug``; the library's errors still show at every level.
+SOCKET_LOG = logging.getLogger("facilitation.websocket")
+
 
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's protocol, announcing itself in the scope for direct writes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn.logger = SOCKET_LOG
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
