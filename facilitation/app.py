@@ -43,6 +43,7 @@ from facilitation.web import followup as followup_api
 from facilitation.web import outcomes as outcomes_web
 from facilitation.web.guards import BodyLimit, SameOriginWrites, TokenLinks, WriteLimit
 from facilitation.web.handling import page
+from facilitation.web.turns import SocketTurns
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -203,6 +204,8 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [
+        # First: a reconnect storm's handshakes take turns with writes (web/turns.py).
+        Middleware(SocketTurns),
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, limit=settings.max_body_bytes),
         Middleware(
