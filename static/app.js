@@ -501,9 +501,12 @@
     });
   }
 
-  // "The board changed" (#plenary-dirty, #mod-dirty): fetch the region afresh, at most
-  // every 400 ms however fast changes come, and always once after the last of them.
+  // "The board changed" (#plenary-dirty, #mod-dirty): fetch the region afresh at once
+  // (the moderator's click shows on the projector without a wait), then at most every
+  // 400 ms however fast changes come, and always once after the last of them.
+  var REFRESH_GAP_MS = 400;
   var refreshTimer = null;
+  var lastRefresh = -Infinity;
   var refreshedSeq = {};
   function scheduleRefresh() {
     if (!window.htmx) return;
@@ -512,8 +515,10 @@
       var key = marker.id;
       if (refreshedSeq[key] === undefined) { refreshedSeq[key] = seq; return; }  // the page's own
       if (seq <= refreshedSeq[key] || refreshTimer) return;
+      var wait = Math.max(0, lastRefresh + REFRESH_GAP_MS - performance.now());
       refreshTimer = setTimeout(function () {
         refreshTimer = null;
+        lastRefresh = performance.now();
         var now = document.getElementById(key);
         if (!now) return;
         refreshedSeq[key] = parseInt(now.getAttribute("data-seq") || "0", 10);
@@ -527,7 +532,7 @@
                  encodeURIComponent(shown.getAttribute("data-region-seq"));
         }
         htmx.ajax("GET", url, { target: "#" + now.getAttribute("data-target"), swap: "outerHTML" });
-      }, 400);
+      }, wait);
     });
   }
   document.addEventListener("DOMContentLoaded", scheduleRefresh);

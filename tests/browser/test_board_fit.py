@@ -412,3 +412,36 @@ async def test_moderator_shows_joint_sources_in_full_and_edits_their_goals(
     await assert_accessible(moderator)
     await shot(moderator, "moderator-joint-actions")
     assert problems == []
+
+
+
+async def test_a_change_reaches_the_board_at_once_then_at_most_every_400_ms(
+    server: Server, client: httpx.AsyncClient, new_context: Any
+) -> None:
+    """The moderator's click shows on the projector without a wait; a burst of changes
+    after it is fetched at most every 400 ms (static/app.js), so screens do not storm."""
+    event, _ = await three_rooms(client)
+    page = await open_board(new_context, event, HD, [], clock=True)
+    dirty = page.locator("#plenary-dirty")
+    view_url = f"{server.url}/e/{event['id']}/plenary/view"
+    fetches: list[str] = []
+    page.on("request", lambda r: fetches.append(r.url) if r.url.startswith(view_url) else None)
+    await hold_clock(page)  # from here the page's timers run only when the test says
+
+    async def change(view: str) -> None:
+        seq = await dirty.get_attribute("data-seq")
+        answer = await client.patch(f"/api/events/{event['id']}/plenary", json={"view": view},
+                                    headers=auth(event["organiser_token"]))
+        assert answer.status_code == 200
+        await expect(dirty).not_to_have_attribute("data-seq", seq or "")
+
+    await change("priorities")
+    async with page.expect_request(lambda r: r.url.startswith(view_url)):
+        await page.clock.run_for(1)  # the first change: fetched at once
+    await change("goals")
+    await page.clock.run_for(200)
+    await page.wait_for_timeout(300)  # real time: a fetch due now would have been sent
+    assert len(fetches) == 1, fetches  # the second waits for 400 ms since the first
+    async with page.expect_request(lambda r: r.url.startswith(view_url)):
+        await page.clock.run_for(200)
+    assert len(fetches) == 2, fetches
