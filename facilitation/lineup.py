@@ -201,6 +201,26 @@ class Lineup:
             out.sort(key=lambda a: -a.votes)  # stable: ties keep their order in time
         return out
 
+    def merge_actions(self) -> list[Action]:
+        """The joint actions, in the board's order (their number, not every action's)."""
+        self.follow()
+        return [self.kept[m] for m in sorted(
+            (m for m in self.merges if m in self._ordered), key=self._ordered.__getitem__)]
+
+    def room_tail(self, room: str, n: int) -> tuple[list[Action], bool]:
+        """A room's last ``n`` items (not merged away) in the board's order, and whether
+        the room has items before them. Read from the end of the order: costs the actions
+        added since the room's (n+1)-th last item (after a change, the few added since)."""
+        self.follow()
+        found: list[Action] = []
+        for _, _, entry_id in reversed(self.order):
+            action = self.kept[entry_id]
+            if action.kind == "item" and action.rooms[0] == room:
+                if len(found) == n:
+                    return found[::-1], True
+                found.append(action)
+        return found[::-1], False
+
     def merged_items(self) -> dict[str, Entity]:
         self.follow()
         return {item: self.merges[str(self.merged_by(item))] for item in self.claims}

@@ -95,7 +95,7 @@ class Renderer:
         self.env.filters["preview"] = preview
         # Rendered (and escaped) by the partial itself, so safe to insert as is.
         self.env.globals["entry"] = lambda *args: Markup(self.entry(*args))  # noqa: S704
-        self.env.globals["board_action"] = self.board_action
+        self.env.globals["board_actions"] = self.board_actions
         self._entries: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 
     def render(self, template: str, /, **context: Any) -> str:
@@ -160,6 +160,13 @@ class Renderer:
                action.votes, event.get("version"), lang)
         return self.fragment("plenary/action.html", key, action=action, event=event,
                              room_names=room_names, lang=lang)
+
+    def board_actions(self, actions: list[Any], event: dict[str, Any],
+                      room_names: dict[str, str]) -> Markup:
+        """``board_action`` of each, joined here: through the template's autoescape each
+        kept fragment was copied again (Markup's escape makes a new string)."""
+        joined = "".join([self.board_action(a, event, room_names) for a in actions])
+        return Markup(joined)  # noqa: S704 - each part rendered (escaped) by its template
 
     def _kept(self, key: tuple[Any, ...], make: Callable[[], str]) -> str:
         """What ``make`` renders for ``key``: rendered once, kept, the least recently

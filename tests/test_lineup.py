@@ -105,6 +105,14 @@ def test_the_lineup_equals_a_whole_read_after_any_changes(seed: int, steps: int,
     board = events.board
     assert seen(actions(board)) == seen(actions_whole(board))
     assert room_counts(board, {}) == whole_counts(board)
+    whole = actions_whole(board)
+    kept = lineup(board)
+    assert seen(kept.merge_actions()) == seen([a for a in whole if a.kind == "merge"])
+    for room in ROOMS:  # what the moderator's refresh appends new items after
+        mine = [a for a in whole if a.kind == "item" and a.rooms[0] == room]
+        for n in range(1, 4):
+            tail, more = kept.room_tail(room, n)
+            assert seen(tail) == seen(mine[-n:]) and more == (len(mine) > n)
 
 
 def test_a_read_costs_what_changed_not_the_board(monkeypatch: Any) -> None:

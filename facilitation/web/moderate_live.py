@@ -29,6 +29,7 @@ from markupsafe import Markup
 from facilitation import follow, i18n
 from facilitation.domain import ITEM, MESSAGE, OWNER, PLENARY_VIEWS, PROGRESS, ROLE, TIMER, VOTE
 from facilitation.i18n import N_
+from facilitation.lineup import lineup
 from facilitation.plenary import suggestions
 from facilitation.pushes import MODERATE_VIEW as VIEW
 from facilitation.pushes import refresh
@@ -63,20 +64,23 @@ def live_context(board: Board, presence: dict[str, int], renderer: Renderer) -> 
         return renderer.fragment("moderate/item.html", key, action=action, event=event,
                                  base=base, lang=lang, oob=oob)
 
-    items_by_room: dict[str, list[Any]] = {}
-    for action in context["actions"]:
-        if action.kind == "item":
-            items_by_room.setdefault(action.rooms[0], []).append(action)
+    def mod_items(actions: list[Any]) -> Markup:
+        # A room's items joined here, once: each through the template's autoescape was
+        # a copy of each kept item (Markup's escape copies), 3 MB per big page.
+        return Markup("".join([mod_item(a) for a in actions]))  # noqa: S704 - rendered, escaped
+
+    items_by_room = context["room_items"]  # an item is in its own room only
     context.update(
         suggestions=suggestions(board, partial=True),  # its handlers settle first
         # Items still to compare: the region shows what is found so far and asks again.
         comparing=follow.pending(board),
         items_by_room=items_by_room,
-        merges=[a for a in context["actions"] if a.kind == "merge"],
+        merges=lineup(board).merge_actions(),
         view_names=VIEW_NAMES,
         views=PLENARY_VIEWS,
         new_id=lambda: uuid.uuid4(),
         mod_item=mod_item,
+        mod_items=mod_items,
         base=base,
         **refresh(VIEW, board.event_id, board.seq),
     )
@@ -107,33 +111,34 @@ def changes(board: Board, seq: int, context: dict[str, Any], renderer: Renderer)
             items.setdefault(str(board.entities.get(key, {}).get("item", "")), None)
         elif kind not in STATE_ONLY:
             return None
-    shown = {a.id: a for room in context["items_by_room"].values() for a in room}
-    # Merged away before ``seq`` (a merge since is sent whole): not on the page.
-    merged = {str(s["id"]) for m in context["merges"] for s in m.sources}
+    # From the board's lineup (what the context's actions were read from, at this same
+    # seq): by id, never a pass over every item.
+    kept = lineup(board)
     mod_item = context["mod_item"]
     parts = [renderer.render("moderate/state.html", **context, oob=True)]
     new: dict[str, set[str]] = {}
     for item_id, became in items.items():
-        action = shown.get(item_id)
-        if action is None:
+        action = kept.kept.get(item_id)
+        if action is None or action.kind != "item":
             # Deleted since (not one created and deleted since, nor a vote's target
             # that is not an item on the page: a joint action's votes are in the state).
-            if became is not None and became <= seq and item_id not in merged:
+            # Merged away before ``seq`` (a merge since is sent whole): not on the page.
+            merged = item_id in kept.claims and item_id in kept.items
+            if became is not None and became <= seq and not merged:
                 parts.append(str(Markup('<li id="mod-item-{}" hx-swap-oob="delete"></li>')
                                  .format(item_id)))
                 room = board.entities.get(f"{ITEM}:{item_id}", {}).get("room")
-                if not context["items_by_room"].get(room):
+                if not kept.tally.get(str(room), {}).get("items"):
                     return None  # its room's list is empty now: its hint shows again
         elif became is not None and became > seq:
             new.setdefault(action.rooms[0], set()).add(item_id)
         else:
             parts.append(mod_item(action, oob=True))
     for room, ids in new.items():
-        mine = context["items_by_room"][room]
-        tail = mine[len(mine) - len(ids):]
         # New items come last in their room (the order they were added), after items
         # the page already has: else the room's list is not a suffix away from it.
-        if len(mine) == len(ids) or {a.id for a in tail} != ids:
+        tail, more = kept.room_tail(room, len(ids))
+        if not more or {a.id for a in tail} != ids:
             return None
         parts.append(f'<ul hx-swap-oob="beforeend:#mod-items-{room}">')
         parts.extend(mod_item(a) for a in tail)

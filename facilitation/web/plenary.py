@@ -72,6 +72,33 @@ VIEWS: dict[str, View] = {
 }
 
 
+class ByRoom:
+    """Actions by room, in their order (``room_items``: each room's own items; ``room_all``:
+    with the joint actions it is part of), grouped when first read: the moderator's
+    refresh of what changed reads neither, and grouping is a pass over every action."""
+
+    def __init__(self, actions: list[Any], items_only: bool = False) -> None:
+        self._actions = actions
+        self._items_only = items_only
+        self._groups: dict[str, list[Any]] | None = None
+
+    def _grouped(self) -> dict[str, list[Any]]:
+        if self._groups is None:
+            self._groups = {}
+            for action in self._actions:
+                if self._items_only and action.kind != "item":
+                    continue
+                for room_id in action.rooms:
+                    self._groups.setdefault(room_id, []).append(action)
+        return self._groups
+
+    def get(self, room_id: str, default: list[Any] | None = None) -> list[Any] | None:
+        return self._grouped().get(room_id, default)
+
+    def __getitem__(self, room_id: str) -> list[Any]:
+        return self._grouped()[room_id]
+
+
 def board_context(board: Board, presence: dict[str, int], shown: bool = True) -> dict[str, Any]:
     """Everything the plenary's views render, from one board; without the shown view's
     own part when ``shown`` is false (the moderator page needs only the shared one)."""
@@ -79,13 +106,7 @@ def board_context(board: Board, presence: dict[str, int], shown: bool = True) ->
     sort = plenary.get("sort", "time")
     all_actions = actions(board, sort)
     rooms = [dict(r, locked=board.room_locked(r["id"])) for r in board.event.get("rooms", [])]
-    room_items: dict[str, list[Any]] = {}
-    room_all: dict[str, list[Any]] = {}
-    for action in all_actions:
-        for room_id in action.rooms:
-            room_all.setdefault(room_id, []).append(action)
-            if action.kind == "item":
-                room_items.setdefault(room_id, []).append(action)
+    room_items, room_all = ByRoom(all_actions, items_only=True), ByRoom(all_actions)
     roles_by_room: dict[str, list[Any]] = {}
     for role in board.live(ROLE):
         roles_by_room.setdefault(role["room"], []).append(role)
