@@ -38,9 +38,12 @@ DUPLICATE_SCORE = 75
 # How alike two responsibilities must be (token_sort_ratio, 0-100) to be "the same".
 SAME_RESPONSIBILITY = 85
 # The longest the event loop runs this work at once, and the longest a request waits
-# for it before it is answered with what is compared so far.
+# for it before it is answered with what is compared so far. A page so answered shows
+# that it is still looking and asks again 2 s later; during a flood the backlog is
+# seconds of comparisons, so waiting longer only made every refresh slower (issue 18:
+# 100 ms was most of a refresh's time while one participant flooded the event).
 SLICE_SECONDS = 0.005
-SETTLE_SECONDS = 0.1
+SETTLE_SECONDS = 0.05
 
 _FOLLOWED = (f"{MERGE}:", f"{ITEM}:", f"{ROLE}:")
 
