@@ -12,6 +12,7 @@ Token links (``?t=``) are traded for a session before any handler runs
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from facilitation.web.language import choose
 from facilitation.web.security import check_socket_origin, origin_allowed, resolve
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable, Iterable
 
     from starlette.requests import HTTPConnection, Request
     from starlette.websockets import WebSocket
@@ -167,6 +168,27 @@ def stream(renderer: Renderer, name: str, context: dict[str, Any]) -> StreamingR
             await asyncio.sleep(0)
 
     return StreamingResponse(body(), media_type="text/html; charset=utf-8")
+
+
+# The longest ``paced`` renders before it lets everyone else have the event loop.
+PACE_SECONDS = 0.005
+
+
+async def paced(parts: Iterable[Callable[[], str]]) -> AsyncIterator[bytes]:
+    """Each part rendered (called) in turn and sent, the event loop free for everyone
+    else whenever rendering took ``PACE_SECONDS``: a response made of many fragments
+    (the moderator's refresh after a flood) never holds it for all of them."""
+    buffer: list[str] = []
+    started = time.perf_counter()
+    for make in parts:
+        buffer.append(make())
+        if time.perf_counter() - started >= PACE_SECONDS:
+            yield "".join(buffer).encode()
+            buffer = []
+            await asyncio.sleep(0)
+            started = time.perf_counter()
+    if buffer:
+        yield "".join(buffer).encode()
 
 
 def is_htmx(request: Request) -> bool:

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 
 from facilitation import follow, moderation
@@ -31,6 +31,7 @@ from facilitation.web.handling import (
     Context,
     authorise,
     is_htmx,
+    paced,
     page_stream,
     serve_stream,
     stream,
@@ -73,10 +74,11 @@ async def live_fragment(request: Request) -> Response:
     seq = since(request.query_params.get("since"))
     if seq is not None:
         board = await ctx.services.board(ctx.event_id)
-        html = changes(board, seq, context, renderer)
-        if html is not None:
+        parts = changes(board, seq, context, renderer)
+        if parts is not None:
             # Out-of-band swaps only: the region itself stays where it is.
-            return HTMLResponse(html, headers={"HX-Reswap": "none"})
+            return StreamingResponse(paced(parts), media_type="text/html; charset=utf-8",
+                                     headers={"HX-Reswap": "none"})
     return stream(renderer, "moderate/live.html", context)
 
 

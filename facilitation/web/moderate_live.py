@@ -22,6 +22,8 @@ between two (``Renderer.stream``), so that no request holds it for a whole big p
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -38,6 +40,7 @@ from facilitation.web.plenary import board_context
 if TYPE_CHECKING:
     from facilitation.domain import Board
     from facilitation.render import Renderer
+from facilitation.render import Rendered
 
 # Marked for extraction; the template translates them where they are shown.
 VIEW_NAMES = {
@@ -64,10 +67,10 @@ def live_context(board: Board, presence: dict[str, int], renderer: Renderer) -> 
         return renderer.fragment("moderate/item.html", key, action=action, event=event,
                                  base=base, lang=lang, oob=oob)
 
-    def mod_items(actions: list[Any]) -> Markup:
-        # A room's items joined here, once: each through the template's autoescape was
-        # a copy of each kept item (Markup's escape copies), 3 MB per big page.
-        return Markup("".join([mod_item(a) for a in actions]))  # noqa: S704 - rendered, escaped
+    def mod_items(actions: list[Any]) -> Rendered:
+        # A room's items joined here, once (``Rendered``): each through the template's
+        # autoescape was a copy of each kept item, 3 MB per big page.
+        return Rendered("".join([mod_item(a) for a in actions]))
 
     items_by_room = context["room_items"]  # an item is in its own room only
     context.update(
@@ -94,9 +97,15 @@ def since(raw: str | None) -> int | None:
     return int(raw)
 
 
-def changes(board: Board, seq: int, context: dict[str, Any], renderer: Renderer) -> str | None:
+def changes(board: Board, seq: int, context: dict[str, Any], renderer: Renderer
+            ) -> list[Callable[[], str]] | None:
     """What a page showing ``seq`` lacks, as out-of-band swaps: the state, then each item
-    that changed since, by id. None when it cannot be told that way (the module's doc)."""
+    that changed since, by id. None when it cannot be told that way (the module's doc).
+
+    The parts are rendered when called (``handling.paced``: the event loop free between a
+    few): during a flood a refresh brings a hundred new items, each rendered once, and
+    rendered at once they held the loop for tens of milliseconds. Each part reads only
+    what it was given (an item's Action, the context), never the board again."""
     changed = board.changed_since(seq)
     if changed is None or context["plenary"].get("sort", "time") != "time":
         return None
@@ -115,7 +124,8 @@ def changes(board: Board, seq: int, context: dict[str, Any], renderer: Renderer)
     # seq): by id, never a pass over every item.
     kept = lineup(board)
     mod_item = context["mod_item"]
-    parts = [renderer.render("moderate/state.html", **context, oob=True)]
+    parts: list[Callable[[], str]] = [
+        lambda: renderer.render("moderate/state.html", **context, oob=True)]
     new: dict[str, set[str]] = {}
     for item_id, became in items.items():
         action = kept.kept.get(item_id)
@@ -125,22 +135,23 @@ def changes(board: Board, seq: int, context: dict[str, Any], renderer: Renderer)
             # Merged away before ``seq`` (a merge since is sent whole): not on the page.
             merged = item_id in kept.claims and item_id in kept.items
             if became is not None and became <= seq and not merged:
-                parts.append(str(Markup('<li id="mod-item-{}" hx-swap-oob="delete"></li>')
-                                 .format(item_id)))
+                gone_html = str(Markup('<li id="mod-item-{}" hx-swap-oob="delete"></li>')
+                                .format(item_id))
+                parts.append(partial(str, gone_html))
                 room = board.entities.get(f"{ITEM}:{item_id}", {}).get("room")
                 if not kept.tally.get(str(room), {}).get("items"):
                     return None  # its room's list is empty now: its hint shows again
         elif became is not None and became > seq:
             new.setdefault(action.rooms[0], set()).add(item_id)
         else:
-            parts.append(mod_item(action, oob=True))
+            parts.append(partial(mod_item, action, oob=True))
     for room, ids in new.items():
         # New items come last in their room (the order they were added), after items
         # the page already has: else the room's list is not a suffix away from it.
         tail, more = kept.room_tail(room, len(ids))
         if not more or {a.id for a in tail} != ids:
             return None
-        parts.append(f'<ul hx-swap-oob="beforeend:#mod-items-{room}">')
-        parts.extend(mod_item(a) for a in tail)
-        parts.append("</ul>")
-    return "".join(parts)
+        parts.append(partial(str, f'<ul hx-swap-oob="beforeend:#mod-items-{room}">'))
+        parts.extend(partial(mod_item, a) for a in tail)
+        parts.append(partial(str, "</ul>"))
+    return parts

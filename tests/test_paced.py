@@ -1,0 +1,31 @@
+"""Responses made of many fragments free the event loop while they render (issue 18)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from facilitation.web import handling
+
+
+async def test_paced_renders_in_turns_and_keeps_every_part_in_order() -> None:
+    def slow(n: int) -> str:
+        time.sleep(0.002)  # a fragment rendered for the first time
+        return f"<li>{n}</li>"
+
+    others: list[float] = []
+
+    async def everyone_else() -> None:
+        while True:
+            others.append(time.perf_counter())
+            await asyncio.sleep(0)
+
+    beside = asyncio.create_task(everyone_else())
+    await asyncio.sleep(0)
+    started = len(others)
+    chunks = [c async for c in handling.paced([lambda n=n: slow(n) for n in range(40)])]
+    beside.cancel()
+    assert b"".join(chunks).decode() == "".join(f"<li>{n}</li>" for n in range(40))
+    # 80 ms of rendering in turns of at most ~PACE_SECONDS: the loop ran between them.
+    assert len(chunks) >= 10
+    assert len(others) - started >= 10
