@@ -44,6 +44,9 @@ SAME_RESPONSIBILITY = 85
 # 100 ms was most of a refresh's time while one participant flooded the event).
 SLICE_SECONDS = 0.005
 SETTLE_SECONDS = 0.05
+# More entries than this still to compare (a flood): a page's short wait could not see
+# them done, so it does not wait at all and is answered with what is compared so far.
+BACKLOG = 20
 
 _FOLLOWED = (f"{MERGE}:", f"{ITEM}:", f"{ROLE}:")
 
@@ -122,6 +125,9 @@ class Models:
             return True
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="facilitation-follow")
+        if wait <= SETTLE_SECONDS and self.pending > BACKLOG:
+            await asyncio.sleep(0)  # still a turn for the work and everyone else
+            return False
         try:
             await asyncio.wait_for(asyncio.shield(self._task), wait)
         except TimeoutError:

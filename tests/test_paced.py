@@ -29,3 +29,19 @@ async def test_paced_renders_in_turns_and_keeps_every_part_in_order() -> None:
     # 80 ms of rendering in turns of at most ~PACE_SECONDS: the loop ran between them.
     assert len(chunks) >= 10
     assert len(others) - started >= 10
+
+
+async def test_a_page_does_not_wait_for_a_flood_of_comparisons() -> None:
+    """A page's short wait for the duplicate comparisons (follow.settle) returns at once
+    when a flood left more to compare than that wait could see done."""
+    from facilitation import follow
+    from tests.test_similarity import Events
+
+    ev = Events()
+    follow.models(ev.board)
+    for n in range(follow.BACKLOG + 30):
+        ev.item(f"r{n % 3}", f"Set up a joint contact list number {n} for the ports and towns")
+    started = time.perf_counter()
+    assert not await follow.settle(ev.board)
+    assert time.perf_counter() - started < follow.SETTLE_SECONDS / 2
+    assert await follow.settle(ev.board, wait=30)  # the work goes on meanwhile
