@@ -53,6 +53,15 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:
             scope["extensions"][SCOPE_KEY] = {"writer": DirectWriter(self)}
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        # The scope holds the writer and the writer this protocol: without this, every
+        # closed socket is a reference cycle that only a full garbage collection frees
+        # (with uvicorn's and Starlette's objects of the connection hanging on it).
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"].pop(SCOPE_KEY, None)
+
     async def send(self, message: Any) -> None:
         await super().send(message)
         if message["type"] == "websocket.http.response.body" and not message.get("more_body"):

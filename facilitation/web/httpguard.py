@@ -45,6 +45,13 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def handle_websocket_upgrade(self) -> None:
+        super().handle_websocket_upgrade()
+        # This protocol is done: the websocket's has the connection. Its parser holds
+        # it (and it the parser), a cycle only a full garbage collection would free;
+        # uvicorn drops the parser the same way when an HTTP connection is lost.
+        self.parser = None  # type: ignore[assignment]
+
     def _arm(self) -> None:
         self._disarm()
         self._head_timer = self.loop.call_later(HEAD_SECONDS, self._too_slow)

@@ -122,6 +122,10 @@ async def _stream(
             with contextlib.suppress(BaseException):
                 await pump
         services.hubs.detach(hub, listener)
+        # close_now holds the listener, and the listener close_now: a reference cycle
+        # per socket, freed only by a full garbage collection, with the socket's
+        # objects hanging on it. Nothing closes it through the hub from here on.
+        listener.closer = None
 
 
 async def _must_reload(websocket: WebSocket, services: Services, hub: EventHub, view: str,
