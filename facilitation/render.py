@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 import jinja2
@@ -30,6 +31,8 @@ ENTRY_CACHE_SIZE = 20_000
 # A page rendered in pieces (``Renderer.pieces``) comes in about this many characters
 # each: web/handling.py's ``stream`` frees the event loop for everyone else between two.
 PIECE = 128 * 1024
+# ...or after this much rendering, whichever comes first.
+PIECE_SECONDS = 0.005
 # Long texts on the pages that list the whole event (the moderator's, the plenary board)
 # show a preview of at most this many characters and a link to the rest
 # (``partials/text.html``): 2,000 items of 2,000 characters were 5.9 MB of HTML per
@@ -70,6 +73,27 @@ class Rendered:
 
     def __str__(self) -> str:
         return self.html
+
+
+# Fragments joined into one part of a page (``joined``): a template's loop over the
+# parts lets ``Renderer.pieces`` free the event loop between two pieces, and a part of
+# this many fragments rendered for the first time (a flood's new items, ~0.3 ms each)
+# is about 10 ms of work.
+JOIN_EVERY = 32
+
+
+def joined(fragments: Iterable[str], every: int = JOIN_EVERY) -> Iterator[Rendered]:
+    """``fragments`` (each rendered when taken) joined ``every`` at a time: a room of
+    1,000 items is 32 parts, not one, so no single part holds the event loop for them
+    all (a page's pieces are sent with the loop free between two)."""
+    batch: list[str] = []
+    for html in fragments:
+        batch.append(html)
+        if len(batch) >= every:
+            yield Rendered("".join(batch))
+            batch = []
+    if batch:
+        yield Rendered("".join(batch))
 
 
 def _static_versions() -> dict[str, str]:
@@ -129,12 +153,16 @@ class Renderer:
         context.setdefault("lang", i18n.current())
         buffer: list[str] = []
         size = 0
+        started = time.perf_counter()
         for part in self.env.get_template(template).generate(**context):
             buffer.append(part)
             size += len(part)
-            if size >= PIECE:
+            # Or sooner, after PIECE_SECONDS of rendering: fragments rendered for the
+            # first time (a flood's new items) cost far more per character than kept ones.
+            if size >= PIECE or time.perf_counter() - started >= PIECE_SECONDS:
                 yield "".join(buffer)
                 buffer, size = [], 0
+                started = time.perf_counter()
         if buffer:
             yield "".join(buffer)
 
@@ -180,10 +208,11 @@ class Renderer:
                              room_names=room_names, lang=lang)
 
     def board_actions(self, actions: list[Any], event: dict[str, Any],
-                      room_names: dict[str, str]) -> Rendered:
-        """``board_action`` of each, joined here once (``Rendered``): through the
-        template's autoescape each kept fragment was copied again."""
-        return Rendered("".join([self.board_action(a, event, room_names) for a in actions]))
+                      room_names: dict[str, str]) -> Iterator[Rendered]:
+        """``board_action`` of each, joined here a few at a time (``joined``): through the
+        template's autoescape each kept fragment was copied again, and joined all at
+        once a room's new actions were rendered without a break."""
+        return joined(self.board_action(a, event, room_names) for a in actions)
 
     def _kept(self, key: tuple[Any, ...], make: Callable[[], str]) -> str:
         """What ``make`` renders for ``key``: rendered once, kept, the least recently

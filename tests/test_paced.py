@@ -45,3 +45,28 @@ async def test_a_page_does_not_wait_for_a_flood_of_comparisons() -> None:
     assert not await follow.settle(ev.board)
     assert time.perf_counter() - started < follow.SETTLE_SECONDS / 2
     assert await follow.settle(ev.board, wait=30)  # the work goes on meanwhile
+
+
+def test_a_long_list_is_joined_in_parts_and_a_page_cut_by_time() -> None:
+    """A room of many kept items is put into the page a few at a time (render.joined),
+    so the page's pieces can end between them; and a piece ends after PIECE_SECONDS of
+    rendering, not only after PIECE characters (new items cost far more than kept ones)."""
+    from facilitation import render
+
+    parts = list(render.joined(f"<li>{n}</li>" for n in range(100)))
+    assert len(parts) == 4 and "".join(p.html for p in parts) == "".join(
+        f"<li>{n}</li>" for n in range(100))
+    renderer = render.Renderer()
+    slow_parts = 0
+
+    def slow(n: int) -> str:
+        nonlocal slow_parts
+        slow_parts += 1
+        time.sleep(0.002)
+        return f"<li>{n}</li>"
+
+    template = renderer.env.from_string("{% for part in parts %}{{ part }}{% endfor %}")
+    renderer.env.get_template = lambda name: template  # type: ignore[method-assign]
+    pieces = list(renderer.pieces("x", parts=render.joined((slow(n) for n in range(200)), 8)))
+    assert "".join(pieces) == "".join(f"<li>{n}</li>" for n in range(200))
+    assert len(pieces) >= 10  # 0.4 s of rendering, 2.5 KB in all: cut by time

@@ -22,7 +22,7 @@ between two (``Renderer.stream``), so that no request holds it for a whole big p
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ from facilitation.web.plenary import board_context
 if TYPE_CHECKING:
     from facilitation.domain import Board
     from facilitation.render import Renderer
-from facilitation.render import Rendered
+from facilitation.render import Rendered, joined
 
 # Marked for extraction; the template translates them where they are shown.
 VIEW_NAMES = {
@@ -67,10 +67,11 @@ def live_context(board: Board, presence: dict[str, int], renderer: Renderer) -> 
         return renderer.fragment("moderate/item.html", key, action=action, event=event,
                                  base=base, lang=lang, oob=oob)
 
-    def mod_items(actions: list[Any]) -> Rendered:
-        # A room's items joined here, once (``Rendered``): each through the template's
-        # autoescape was a copy of each kept item, 3 MB per big page.
-        return Rendered("".join([mod_item(a) for a in actions]))
+    def mod_items(actions: list[Any]) -> Iterator[Rendered]:
+        # A room's items joined here a few at a time (``joined``): each through the
+        # template's autoescape was a copy of each kept item (3 MB per big page), and all
+        # at once a room's new items were rendered without a break.
+        return joined(mod_item(a) for a in actions)
 
     items_by_room = context["room_items"]  # an item is in its own room only
     context.update(
