@@ -108,20 +108,6 @@ async def test_a_flood_that_never_ends_still_has_the_collector_back() -> None:
     assert gc.isenabled()
 
 
-async def test_a_held_collector_still_walks_the_storms_objects_a_slice_at_a_time(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(turns, "SLICE", 1000)
-    hold = GarbageHold()
-    for _ in range(turns.STORM):
-        hold.handshake()
-    assert not gc.isenabled()
-    kept = [[n] for n in range(5000)]  # the storm's new objects
-    hold.handshake()
-    assert gc.get_count()[0] < 1000  # walked, though the collector is still held
-    assert not gc.isenabled() and kept
-    hold.release()
-
-
 async def test_a_collector_disabled_by_someone_else_is_left_alone() -> None:
     gc.disable()
     hold = GarbageHold()

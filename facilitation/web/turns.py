@@ -18,10 +18,9 @@ collector waits. A storm of 1,000 sockets makes some 150,000 objects that live a
 long as their sockets (uvicorn's, Starlette's and the websockets library's, per
 connection); the collector walked them in young collections of 2-94 ms in the middle
 of the storm, 230 ms of its 900 (measured in the server during scenario g), and now
-and then in a full collection of 270-450 ms. Held, it walks each of them once, in
-slices of ``SLICE`` objects straight into the old generation (4-22 ms each), and
-nothing during the storm triggers the long collections. Memory is not at stake: what
-it defers is a storm's worth of garbage, for at most ``GC_HOLD_S`` at a time.
+and then in a full collection of 270-450 ms. Held, it walks them once, right after
+the storm. Memory is not at stake: what it defers is a storm's worth of garbage, for
+at most ``GC_HOLD_S`` at a time.
 """
 
 from __future__ import annotations
@@ -42,10 +41,6 @@ PER_TURN = 8
 # without a handshake.
 STORM = 50
 STORM_S = 0.25
-# While it is held, the storm's new objects are still walked once, this many at a time
-# (~15-25 ms each): left for after the storm, all at once, they cost a pause of
-# 70-166 ms, long enough to hold up the writes of that moment.
-SLICE = 30_000
 # The longest the collector waits for a storm to pass: under a flood of handshakes
 # that never ends, it still runs at least this often.
 GC_HOLD_S = 5.0
@@ -107,11 +102,7 @@ class GarbageHold:
         if now - self._window_start > STORM_S:
             self._window_start, self._count = now, 0
         self._count += 1
-        if self._held_at is not None:
-            if gc.get_count()[0] >= SLICE:
-                # Walked a slice at a time, straight into the old generation.
-                gc.collect(1)
-        elif self._count >= STORM and gc.isenabled():
+        if self._count >= STORM and self._held_at is None and gc.isenabled():
             gc.disable()
             self._held_at = now
             self._timer = loop.call_later(STORM_S, self._check)
