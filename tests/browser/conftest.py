@@ -198,6 +198,12 @@ async def new_context(
     opened: list[BrowserContext] = []
 
     async def make(viewport: dict[str, int] | None = None, **options: Any) -> BrowserContext:
+        # Each person asks for less motion unless the test says otherwise: the arrival
+        # highlight and the pager's bar are decoration (app.css turns them off for
+        # `prefers-reduced-motion`), and while one runs chromium paints every frame. The
+        # suite is bound by chromium's CPU, and the motion cost it a sixth (314 against
+        # 260 CPU-seconds for tests/browser). test_accessibility.py checks both ways.
+        options = {"reduced_motion": "reduce", **options}
         context = await browser.new_context(
             base_url=server.url, viewport=viewport or LAPTOP, **options)
         # Assertions wait for live changes; a broken page must fail within seconds.

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import LAPTOP, PROJECTOR, Problems, assert_accessible, shot
-from tests.browser.helpers import add_item, add_role, join_room, tab_to
+from tests.browser.helpers import add_item, add_role, entry, join_room, tab_to
 from tests.conftest import Server, auth, item_body, new_event
 
 pytestmark = pytest.mark.browser
@@ -137,3 +137,23 @@ async def test_live_changes_are_announced_politely_without_flooding(
     await add_item(page, "Mine")
     await page.wait_for_timeout(2000)
     assert await page.evaluate("() => window.__said") == []
+
+
+async def test_arrivals_are_highlighted_unless_the_person_asks_for_less_motion(
+    server: Server, client: httpx.AsyncClient, new_context: Any
+) -> None:
+    """A change from someone else flashes in (app.css `arrived`); a person whose system
+    asks for less motion (`prefers-reduced-motion: reduce`) gets it without the flash."""
+    event = await new_event(client)
+    room = event["rooms"][0]
+    pages = {motion: await join_room(await new_context(reduced_motion=motion), room,
+                                     f"Kari ({motion})")
+             for motion in ("no-preference", "reduce")}
+    answer = await client.post(f"/api/events/{event['id']}/rooms/{room['id']}/items",
+                               json=item_body("Arrives live"), headers=auth(room["join_token"]))
+    assert answer.status_code == 201
+    for motion, page in pages.items():
+        arrived = entry(page, "item", "Arrives live")
+        await expect(arrived).to_have_count(1)
+        name = await arrived.evaluate("el => getComputedStyle(el).animationName")
+        assert name == ("none" if motion == "reduce" else "arrived"), (motion, name)
