@@ -225,14 +225,19 @@ class Probe(Protocol):
     def rss_bytes(self) -> int: ...
 
 
-def split(plan: Plan, procs: int) -> list[Plan]:
-    """Deal screens and writers round-robin so each process gets a fair share of each room."""
+def split(plan: Plan, procs: int, writer_procs: int = 0) -> list[Plan]:
+    """Deal screens and writers round-robin so each process gets a fair share of each room.
+
+    With `writer_procs`, the writers get that many processes of their own after the
+    `procs` screen processes: a writer sharing an event loop with screens that are busy
+    (parsing a storm's catch-up frames, say) stamps its ack late, and the delay is the
+    generator's, not the server's."""
     parts = [Plan(plan.host, plan.http_port, connect_concurrency=plan.connect_concurrency,
-                  track=plan.track) for _ in range(procs)]
+                  track=plan.track) for _ in range(procs + writer_procs)]
     for i, s in enumerate(plan.screens):
         parts[i % procs].screens.append(s)
     for i, w in enumerate(plan.writers):
-        parts[i % procs].writers.append(w)
+        parts[procs + i % writer_procs if writer_procs else i % procs].writers.append(w)
     return parts
 
 
@@ -337,13 +342,14 @@ def _busy_seconds() -> float:
 class Fleet:
     """The generator processes, driven step by step from the coordinator."""
 
-    def __init__(self, plan: Plan, procs: int) -> None:
+    def __init__(self, plan: Plan, procs: int, writer_procs: int = 0) -> None:
         self.plan = plan
+        self.screen_procs = procs  # the first `procs` processes hold the screens (see split)
         self.expected = {w.wid: w.expected for w in plan.writers}
         ctx = mp.get_context("spawn")  # no inherited event loop or server sockets
         self.pipes: list[Connection] = []
         self.procs: list[Any] = []
-        for part in split(plan, procs):
+        for part in split(plan, procs, writer_procs):
             ours, theirs = ctx.Pipe()
             p = ctx.Process(target=_worker_entry, args=(theirs, part), daemon=True)
             p.start()
@@ -413,7 +419,7 @@ class Fleet:
         raw.stall_us = _cpu_stall_us() - stall0
         merged: dict[tuple[int, int], list[int]] = {}
         submits: list[tuple[int, int, int, int, int]] = []
-        procs = len(self.pipes)
+        procs = self.screen_procs
         if storm_gate:
             raw.screens = [None] * len(self.plan.screens)
         for p, pipe in enumerate(self.pipes):
@@ -421,7 +427,8 @@ class Fleet:
                 raise TimeoutError("a generator process did not report its step")
             _, r = pipe.recv()
             if storm_gate:
-                # split() dealt screen i to process i % procs, as its (i // procs)-th.
+                # split() dealt screen i to process i % procs, as its (i // procs)-th;
+                # a writers-only process reports no screens.
                 for j, history in enumerate(r["screens"]):
                     raw.screens[j * procs + p] = history if r["connected"][j] else None
                 raw.connect_errors.update(r["connect_errors"])

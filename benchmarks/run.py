@@ -70,7 +70,8 @@ class Rig:
 
 
 def open_rig(name: str, server: servers.Server, rooms: int, per_room: int, plenary: int,
-             procs: int, writers_total: int | None = None, track: bool = False) -> Rig:
+             procs: int, writers_total: int | None = None, track: bool = False,
+             writer_procs: int = 0) -> Rig:
     print(f"-- {name}: {rooms} rooms x {per_room} + {plenary} plenary", flush=True)
     server.start()
     try:
@@ -80,7 +81,7 @@ def open_rig(name: str, server: servers.Server, rooms: int, per_room: int, plena
         plan.track = track
         time.sleep(0.5)
         rss0 = server.rss_bytes()
-        fleet = Fleet(plan, procs)
+        fleet = Fleet(plan, procs, writer_procs)
     except BaseException:
         server.stop()
         raise
@@ -110,13 +111,14 @@ def close_rig(rig: Rig) -> None:
 @contextmanager
 def rigs(factories: dict[str, Callable[[], servers.Server]], rooms: int, per_room: int,
          plenary: int, procs: int, writers_total: int | None = None,
-         warm: bool = True, track: bool = False) -> Iterator[dict[str, Rig]]:
+         warm: bool = True, track: bool = False,
+         writer_procs: int = 0) -> Iterator[dict[str, Rig]]:
     """Every target up at once, so that their steps can take turns (see `fixed`)."""
     opened: dict[str, Rig] = {}
     try:
         for name, factory in factories.items():
             opened[name] = open_rig(name, factory(), rooms, per_room, plenary, procs,
-                                    writers_total, track)
+                                    writers_total, track, writer_procs)
         if warm:
             for rig in opened.values():
                 # An unrecorded step first: the first submits pay one-off costs (imports,
@@ -489,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of writes from the storm's start (g, g2)")
     parser.add_argument("--storm-gate", type=int, default=1000,
                         help="reconnects in flight at once per generator process (g, g2)")
+    parser.add_argument("--writer-procs", type=int, default=1,
+                        help="generator processes of the writers' own, apart from the screens' "
+                             "(g, g2; 0: writers share the screens' processes, as before)")
     parser.add_argument("--participants", type=int, default=1000,
                         help="participants opening their room page (h)")
     parser.add_argument("--within", type=float, default=10.0,

@@ -85,7 +85,10 @@ def storm_scenario(name: str, args: argparse.Namespace,
     storms: dict[str, list[StepRaw]] = {t: [] for t in factories}
     totals: dict[str, Counter[str]] = {t: Counter() for t in factories}
     rounds: dict[str, list[dict[str, Any]]] = {t: [] for t in factories}
-    with rigs(factories, rooms, per_room, 0, procs, track=True) as opened:
+    # The writers in a process of their own (--writer-procs): their ack stamps must not
+    # wait behind ~250 screens parsing catch-up frames on the same event loop.
+    with rigs(factories, rooms, per_room, 0, procs, track=True,
+              writer_procs=args.writer_procs) as opened:
         for _ in range(args.storm_rounds):
             for target, rig in opened.items():
                 verdict, storm = storm_round(rig.fleet, rig.server, missed, args)
