@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -126,3 +127,25 @@ async def test_the_collector_is_given_back_when_the_server_stops() -> None:
     middleware = SocketTurns(app)  # type: ignore[arg-type]
     await middleware({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
     assert gc.isenabled()
+
+
+async def test_a_storm_is_frozen_after_it_passes_and_given_back_by_a_full_collection() -> None:
+    class Node:
+        other: object = None
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle made during the storm, then dropped
+    hold = GarbageHold()
+    for _ in range(turns.STORM):
+        hold.handshake()
+    frozen_before = gc.get_freeze_count()
+    hold._last -= 1.0  # the storm has passed
+    hold._check()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > frozen_before  # frozen, not walked
+    probe = weakref.ref(a)
+    del a, b
+    assert probe() is not None  # a frozen cycle waits for the next full collection
+    gc.collect()  # which gives the frozen objects back first
+    assert gc.get_freeze_count() == 0
+    assert probe() is None
