@@ -266,3 +266,27 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
     if redis.process is not None:
         redis.thaw()
         await redis.stop()
+
+
+# -- Order ------------------------------------------------------------------------------
+
+# The longest files first (their wall time in a loaded run, longest first): the workers
+# take files in collection order (`--dist loadfile`), and a long file taken last ran alone
+# at the end while the other workers sat idle. Files not named keep their order, after.
+LONGEST_FIRST = [
+    "browser/test_room_ux.py", "test_races.py", "test_openapi.py", "browser/test_board_fit.py",
+    "browser/test_accessibility.py", "browser/test_room.py", "test_outcomes_transfer.py",
+    "test_deploy.py", "browser/test_reconnect.py", "faults/test_redis_faults.py",
+    "test_store_health.py", "test_redis.py", "test_outcomes_scale.py",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+
+    def place(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        name = path.split("/tests/", 1)[-1]
+        return rank.get(name, len(rank))
+
+    items.sort(key=place)  # stable: each file's tests keep their order
