@@ -96,6 +96,26 @@ def joined(fragments: Iterable[str], every: int = JOIN_EVERY) -> Iterator[Render
         yield Rendered("".join(batch))
 
 
+def slices(parts: Iterable[str], chars: int | None = PIECE,
+           seconds: float = PIECE_SECONDS) -> Iterator[str]:
+    """``parts`` (each made when taken) joined into pieces of about ``chars`` characters,
+    or fewer once making them took ``seconds``: fragments rendered for the first time (a
+    flood's new items) cost far more per character than kept ones. Whoever sends the
+    pieces frees the event loop between two (``web/handling.py``)."""
+    buffer: list[str] = []
+    size = 0
+    started = time.perf_counter()
+    for part in parts:
+        buffer.append(part)
+        size += len(part)
+        if (chars is not None and size >= chars) or time.perf_counter() - started >= seconds:
+            yield "".join(buffer)
+            buffer, size = [], 0
+            started = time.perf_counter()
+    if buffer:
+        yield "".join(buffer)
+
+
 def _static_versions() -> dict[str, str]:
     """Content hashes for cache-busting ``/static/...?v=`` links."""
     versions = {}
@@ -147,24 +167,11 @@ class Renderer:
         return self.env.get_template(template).render(**context)
 
     def pieces(self, template: str, /, **context: Any) -> Iterator[str]:
-        """``render``, lazily, in pieces of about ``PIECE`` characters: for pages of
-        megabytes (the moderator's, the board's view of a big event). Everything the
-        template reads must be in ``context`` already."""
+        """``render``, lazily, in ``slices``: for pages of megabytes (the moderator's,
+        the board's view of a big event). Everything the template reads must be in
+        ``context`` already."""
         context.setdefault("lang", i18n.current())
-        buffer: list[str] = []
-        size = 0
-        started = time.perf_counter()
-        for part in self.env.get_template(template).generate(**context):
-            buffer.append(part)
-            size += len(part)
-            # Or sooner, after PIECE_SECONDS of rendering: fragments rendered for the
-            # first time (a flood's new items) cost far more per character than kept ones.
-            if size >= PIECE or time.perf_counter() - started >= PIECE_SECONDS:
-                yield "".join(buffer)
-                buffer, size = [], 0
-                started = time.perf_counter()
-        if buffer:
-            yield "".join(buffer)
+        return slices(self.env.get_template(template).generate(**context))
 
     def entry(
         self, kind: str, entity: dict[str, Any], event: dict[str, Any], oob: bool = False

@@ -26,7 +26,7 @@ async def test_paced_renders_in_turns_and_keeps_every_part_in_order() -> None:
     chunks = [c async for c in handling.paced([lambda n=n: slow(n) for n in range(40)])]
     beside.cancel()
     assert b"".join(chunks).decode() == "".join(f"<li>{n}</li>" for n in range(40))
-    # 80 ms of rendering in turns of at most ~PACE_SECONDS: the loop ran between them.
+    # 80 ms of rendering in turns of at most ~render.PIECE_SECONDS: the loop ran between them.
     assert len(chunks) >= 10
     assert len(others) - started >= 10
 

@@ -12,7 +12,6 @@ Token links (``?t=``) are traded for a session before any handler runs
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 from facilitation import i18n
 from facilitation.access import ORGANISER, PLENARY
 from facilitation.domain import ITEM, ROLE, make_command
+from facilitation.render import slices
 from facilitation.schemas import ItemIn, ItemPatch, RoleIn, RolePatch
 from facilitation.web import errors, live
 from facilitation.web.bodies import changed_fields, parse
@@ -160,35 +160,22 @@ def stream(renderer: Renderer, name: str, context: dict[str, Any]) -> StreamingR
     not for the whole page. ``context`` must hold everything the template reads (a
     board is not read again: it may change between two pieces). The language is this
     request's: the response is sent from its task."""
-    pieces = renderer.pieces(name, **context)
-
-    async def body() -> AsyncIterator[bytes]:
-        for piece in pieces:
-            yield piece.encode()
-            await asyncio.sleep(0)
-
-    return StreamingResponse(body(), media_type="text/html; charset=utf-8")
+    return StreamingResponse(_sent(renderer.pieces(name, **context)),
+                             media_type="text/html; charset=utf-8")
 
 
-# The longest ``paced`` renders before it lets everyone else have the event loop.
-PACE_SECONDS = 0.005
-
-
-async def paced(parts: Iterable[Callable[[], str]]) -> AsyncIterator[bytes]:
+def paced(parts: Iterable[Callable[[], str]]) -> AsyncIterator[bytes]:
     """Each part rendered (called) in turn and sent, the event loop free for everyone
-    else whenever rendering took ``PACE_SECONDS``: a response made of many fragments
-    (the moderator's refresh after a flood) never holds it for all of them."""
-    buffer: list[str] = []
-    started = time.perf_counter()
-    for make in parts:
-        buffer.append(make())
-        if time.perf_counter() - started >= PACE_SECONDS:
-            yield "".join(buffer).encode()
-            buffer = []
-            await asyncio.sleep(0)
-            started = time.perf_counter()
-    if buffer:
-        yield "".join(buffer).encode()
+    else whenever rendering took ``render.PIECE_SECONDS``: a response made of many
+    fragments (the moderator's refresh after a flood) never holds it for all of them."""
+    return _sent(slices((make() for make in parts), chars=None))
+
+
+async def _sent(pieces: Iterable[str]) -> AsyncIterator[bytes]:
+    """Each piece encoded and sent, with everyone else's turn on the loop between two."""
+    for piece in pieces:
+        yield piece.encode()
+        await asyncio.sleep(0)
 
 
 def is_htmx(request: Request) -> bool:
