@@ -165,7 +165,7 @@ async def view_fragment(request: Request) -> Response:
     services, board = ctx.services, ctx.board
     presence = await services.presence.counts(board.event_id)
     await _settle_roles(board)
-    # Every action's full text (a big event's view is megabytes): sent in pieces, the
+    # Every action of the event (a big event's view is megabytes): sent in pieces, the
     # event loop free for everyone else between two (``handling.stream``).
     return stream(services.renderer, "plenary/view.html", board_context(board, presence))
 
